@@ -1,0 +1,58 @@
+"""Name rules for everything a topology file names.
+
+Names end up on command lines (ip, vtysh, docker), in file paths and as Linux
+interface names, so they are checked once, here, before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+IFNAMSIZ = 15  # Linux interface names: 16 bytes including the trailing NUL
+
+# DNS-1123 label: what Kubernetes accepts for node names and what is safe everywhere else.
+_OBJECT = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_IFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+LAB_NAME_MAX = 24
+
+
+def object_name_problem(name: str) -> str | None:
+    if not isinstance(name, str) or not _OBJECT.match(name):
+        return (f"'{name}' is not a valid name: use lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit (at most 63 characters)")
+    return None
+
+
+def lab_name_problem(name: str) -> str | None:
+    problem = object_name_problem(name)
+    if problem:
+        return problem
+    if len(name) > LAB_NAME_MAX:
+        return f"'{name}' is too long: lab names have at most {LAB_NAME_MAX} characters"
+    return None
+
+
+def iface_name_problem(name: str) -> str | None:
+    if not isinstance(name, str) or not _IFACE.match(name):
+        return f"'{name}' is not a valid interface name: use letters, digits, '_', '.', '-'"
+    if len(name) > IFNAMSIZ:
+        return f"'{name}' is too long for a Linux interface name ({len(name)} > {IFNAMSIZ} characters)"
+    return None
+
+
+def label_problem(key: str, value: str) -> str | None:
+    if not isinstance(key, str) or not _LABEL_KEY.match(key):
+        return f"'{key}' is not a valid Kubernetes label key"
+    if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+        return f"'{value}' is not a valid Kubernetes label value (quote numbers and booleans)"
+    return None
+
+
+def cali_iface(namespace: str, pod: str) -> str:
+    """The host-side name Calico gives a pod's veth: 'cali' + 11 hex digits of a hash."""
+    digest = hashlib.sha1(f"{namespace}.{pod}".encode()).hexdigest()
+    return "cali" + digest[:11]
