@@ -41,7 +41,7 @@ def resolve_topology_path(name_or_path: str | Path | None) -> Path:
 
 def load_topology(name_or_path: str | Path | None = None) -> m.Topology:
     path = resolve_topology_path(name_or_path)
-    return _Builder(path).build(load_located(path))
+    return _Builder(path).build(load_located(path, TopologyError))
 
 
 class _Builder:

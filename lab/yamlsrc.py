@@ -40,45 +40,45 @@ class LocList(list):
 _constructor = yaml.constructor.SafeConstructor()
 
 
-def _convert(node: yaml.Node, file: str) -> Any:
+def _convert(node: yaml.Node, file: str, error: type[InputError] = InputError) -> Any:
     if isinstance(node, yaml.MappingNode):
         out = LocMap()
         out.line = node.start_mark.line + 1
         out.key_lines = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise InputError(file, "", "mapping keys must be plain strings", key_node.start_mark.line + 1)
+                raise error(file, "", "mapping keys must be plain strings", key_node.start_mark.line + 1)
             key = str(_constructor.construct_object(key_node))
             if key in out:
-                raise InputError(file, key, "duplicate key", key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, file)
+                raise error(file, key, "duplicate key", key_node.start_mark.line + 1)
+            out[key] = _convert(value_node, file, error)
             out.key_lines[key] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        seq = LocList(_convert(item, file) for item in node.value)
+        seq = LocList(_convert(item, file, error) for item in node.value)
         seq.line = node.start_mark.line + 1
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
     return _constructor.construct_object(node)
 
 
-def load_located(path: str | Path) -> Any:
-    """Parse one YAML document with line information; syntax errors become InputError."""
+def load_located(path: str | Path, error: type[InputError] = InputError) -> Any:
+    """Parse one YAML document with line information; syntax errors become `error`."""
     file = str(path)
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise InputError(file, "", f"cannot read file: {exc.strerror}") from None
+        raise error(file, "", f"cannot read file: {exc.strerror}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(file, "", f"YAML syntax error: {problem}", line) from None
+        raise error(file, "", f"YAML syntax error: {problem}", line) from None
     if node is None:
-        raise InputError(file, "", "file is empty")
-    return _convert(node, file)
+        raise error(file, "", "file is empty")
+    return _convert(node, file, error)
 
 
 class Fields:
@@ -114,7 +114,10 @@ class Fields:
     def req(self, key: str, kind: type | tuple = object) -> Any:
         self.read.add(key)
         if key not in self.data or self.data[key] is None:
-            raise self.error(self.file, self.path(key), "required field is missing", self.line())
+            near = difflib.get_close_matches(key, [k for k in self.data if k != key], n=1)
+            hint = f" (found '{near[0]}': a typo?)" if near else ""
+            raise self.error(self.file, self.path(key), f"required field is missing{hint}",
+                             self.line(near[0]) if near else self.line())
         return self._typed(key, kind)
 
     def opt(self, key: str, kind: type | tuple = object, default: Any = None) -> Any:
