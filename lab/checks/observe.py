@@ -1,0 +1,139 @@
+"""Reading what the daemons and kernels of a lab say, through the one exec interface.
+
+Parsers are pure functions of the command output (unit-tested on captured text);
+the `observe_*` helpers just run the command on a target and parse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, ip_network
+
+from ..exec import LabAccess
+
+
+@dataclass(frozen=True)
+class ObservedSession:
+    peer: str
+    state: str  # "Established" or what the daemon says instead (Active, Connect, Idle, down ...)
+    name: str = ""  # BIRD protocol name / FRR neighbour description
+    peer_as: int | None = None
+
+    @property
+    def established(self) -> bool:
+        return self.state == "Established"
+
+
+def parse_bird_protocols_all(text: str) -> list[ObservedSession]:
+    """BGP protocols from BIRD 1.x `show protocols all`: one entry per neighbour address."""
+    sessions: list[ObservedSession] = []
+    name = proto = None
+    state = info = ""
+    neighbor = None
+    neighbor_as = None
+
+    def flush():
+        if proto == "BGP" and neighbor:
+            sessions.append(ObservedSession(neighbor, state or info or "down", name or "", neighbor_as))
+
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("BIRD ", "name ", "0001", "2002", "1002")):
+            continue
+        if not line[0].isspace():
+            flush()
+            parts = line.split()
+            name, proto = parts[0], parts[1] if len(parts) > 1 else ""
+            info = parts[5] if len(parts) > 5 else (parts[3] if len(parts) > 3 else "")
+            state, neighbor, neighbor_as = "", None, None
+            continue
+        stripped = line.strip()
+        if stripped.startswith("BGP state:"):
+            state = stripped.split(":", 1)[1].strip()
+        elif stripped.startswith("Neighbor address:"):
+            neighbor = stripped.split(":", 1)[1].strip()
+        elif stripped.startswith("Neighbor AS:"):
+            try:
+                neighbor_as = int(stripped.split(":", 1)[1])
+            except ValueError:
+                neighbor_as = None
+    flush()
+    return sessions
+
+
+def parse_frr_summary_json(text: str) -> list[ObservedSession]:
+    """Neighbours from FRR `show bgp summary json` (ipv4 unicast)."""
+    try:
+        data = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return []
+    peers = (data.get("ipv4Unicast") or {}).get("peers") or {}
+    return [ObservedSession(addr, p.get("state", "?"), p.get("desc", "") or "", p.get("remoteAs"))
+            for addr, p in peers.items()]
+
+
+@dataclass(frozen=True)
+class KernelRoute:
+    dst: IPv4Network
+    kind: str  # unicast | blackhole | unreachable ...
+    protocol: str
+    gateways: frozenset[IPv4Address]
+    dev: str | None
+    scope: str
+
+
+def parse_ip_routes(text: str) -> list[KernelRoute]:
+    """Routes from `ip -j route` (main table), multipath included."""
+    try:
+        data = json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return []
+    routes = []
+    for r in data:
+        dst = r.get("dst", "")
+        if dst == "default":
+            dst = "0.0.0.0/0"
+        try:
+            net = ip_network(dst if "/" in dst else f"{dst}/32", strict=False)
+        except ValueError:
+            continue
+        gateways = set()
+        if r.get("gateway"):
+            gateways.add(IPv4Address(r["gateway"]))
+        for hop in r.get("nexthops") or []:
+            if hop.get("gateway"):
+                gateways.add(IPv4Address(hop["gateway"]))
+        routes.append(KernelRoute(net, r.get("type", "unicast"), str(r.get("protocol", "")),
+                                  frozenset(gateways), r.get("dev"), r.get("scope", "global")))
+    return routes
+
+
+def observe_bird_sessions(access: LabAccess, target: str) -> list[ObservedSession]:
+    return parse_bird_protocols_all(access.birdc(target, "show protocols all"))
+
+
+def observe_frr_sessions(access: LabAccess, target: str) -> list[ObservedSession]:
+    return parse_frr_summary_json(access.vtysh(target, "show bgp summary json"))
+
+
+def observe_routes(access: LabAccess, target: str) -> list[KernelRoute]:
+    return parse_ip_routes(access.exec(target, ["ip", "-j", "route", "show", "table", "main"]).stdout)
+
+
+def route_to(routes: list[KernelRoute], net: IPv4Network) -> KernelRoute | None:
+    for r in routes:
+        if r.dst == net:
+            return r
+    return None
+
+
+_PING_LOSS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+
+
+def parse_ping(text: str) -> tuple[int, int]:
+    """(transmitted, received) from iputils ping's summary."""
+    match = _PING_LOSS.search(text)
+    if not match:
+        return (0, 0)
+    return int(match.group(1)), int(match.group(2))

@@ -1,0 +1,80 @@
+"""service-advertisement: serviceClusterIPs makes every node advertise the Service range.
+
+Before: nobody routes the Service range. Then the check sets
+`BGPConfiguration default spec.serviceClusterIPs` through the provider (the
+resource is changed and re-applied as a user would) and expects every node to
+advertise it: leaves hold it with one next hop per rack node (ECMP); without a
+fabric, every node learns it from the other nodes. The original configuration is
+restored afterwards, whether the check passed or not.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+
+from ..expect import routed_racks
+from .base import FAIL, PASS, SKIP, CheckResult, Context, poll
+from .observe import observe_routes, route_to
+
+NAME = "service-advertisement"
+
+
+def _viewers(ctx: Context) -> dict[str, set]:
+    """Who must see the Service range, and via which next hops."""
+    topo = ctx.topo
+    if routed_racks(topo):
+        return {leaf.name: {n.ip.ip for n in topo.cluster.nodes if topo.rack(n.rack).leaf == leaf.name}
+                for leaf in topo.leaves()}
+    if len(topo.cluster.nodes) < 2:
+        return {}
+    return {n.name: {o.ip.ip for o in topo.cluster.nodes if o.name != n.name and o.rack == n.rack}
+            for n in topo.cluster.nodes}
+
+
+def _state(ctx: Context, cidr: IPv4Network, viewers: dict[str, set]) -> dict[str, frozenset]:
+    access = ctx.access
+    seen = {}
+    for target in viewers:
+        route = route_to(observe_routes(access, target), cidr)
+        seen[target] = route.gateways if route is not None and route.kind == "unicast" else frozenset()
+    return seen
+
+
+def run(ctx: Context) -> CheckResult:
+    topo = ctx.topo
+    cidr = topo.cluster.service_subnet
+    viewers = _viewers(ctx)
+    if not viewers:
+        return CheckResult(NAME, SKIP, "a fabric or two nodes", "nothing can learn the Service range")
+    original = list(ctx.lab.resources().default_bgp_configuration().service_cluster_ips)
+    if str(cidr) in original:
+        return CheckResult(NAME, SKIP, f"{cidr} not advertised yet", "serviceClusterIPs already set in the topology")
+    problems: list[str] = []
+    figures: dict = {}
+    before = _state(ctx, cidr, viewers)
+    leaked = {t: g for t, g in before.items() if g}
+    if leaked:
+        problems.append(f"before serviceClusterIPs: {', '.join(sorted(leaked))} already route {cidr}")
+    try:
+        ctx.lab.set_service_cluster_ips([str(cidr)])
+        ok, after = poll(lambda: _state(ctx, cidr, viewers),
+                         lambda s: all(s[t] == frozenset(want) for t, want in viewers.items()),
+                         ctx.deadline, ctx.interval)
+        for target, want in sorted(viewers.items()):
+            if after[target] != frozenset(want):
+                problems.append(f"after serviceClusterIPs: {target} routes {cidr} via "
+                                f"{sorted(map(str, after[target])) or 'nothing'}, want via {sorted(map(str, want))}")
+        figures["ecmp_next_hops"] = {t: len(g) for t, g in after.items()}
+    finally:
+        ctx.lab.set_service_cluster_ips(original)
+        restored, final = poll(lambda: _state(ctx, cidr, viewers), lambda s: not any(s.values()),
+                               ctx.deadline, ctx.interval)
+        if not restored:
+            problems.append(f"after restoring: {', '.join(t for t, g in final.items() if g)} still route {cidr}")
+    return CheckResult(
+        NAME, FAIL if problems else PASS,
+        expected=f"no route to {cidr} before; after serviceClusterIPs every viewer routes it via all advertising nodes",
+        observed="; ".join(problems[:2]) if problems else
+        ", ".join(f"{t}: {n} next hops" for t, n in sorted(figures.get("ecmp_next_hops", {}).items())),
+        figures=figures, details=problems,
+    )
