@@ -42,8 +42,81 @@ def render(c, topology=None, out=None):
     run(topology, out)
 
 
+PROVIDER_HELP = "netns (default: namespaces + FRR + BIRD on this host) or clab (kind + containerlab + VyOS)"
+NAME_HELP = "lab name (default: the topology's name); lets two labs of one topology run side by side"
+
+
+@task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
+            "dry_run": "clab only: print every command and write every file, change nothing"})
+@_user_errors
+def up(c, topology=None, provider="netns", name=None, dry_run=False):
+    """Build the lab and wait until every planned BGP session and pod route is there."""
+    from lab.commands import lab as cmd
+
+    options = {"dry_run": True} if dry_run else {}
+    if dry_run and provider != "clab":
+        raise LabError("--dry-run is for the clab provider (the netns provider checks everything before it creates anything)")
+    return cmd.up(topology, provider, name, **options)
+
+
+@task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
+            "dry_run": "clab only: print the commands, change nothing"})
+@_user_errors
+def down(c, topology=None, provider="netns", name=None, dry_run=False):
+    """Remove everything the lab created (processes, namespaces, links, bridges, run files). Safe to repeat."""
+    from lab.commands import lab as cmd
+
+    options = {"dry_run": True} if dry_run else {}
+    return cmd.down(topology, provider, name, **options)
+
+
+@task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
+            "json": "print machine-readable JSON instead of tables"})
+@_user_errors
+def status(c, topology=None, provider="netns", name=None, json=False):
+    """Per node the `calicoctl node status` table (from its BIRD); per router FRR's BGP summary."""
+    from lab.commands import lab as cmd
+
+    return cmd.status(topology, provider, name, as_json=json)
+
+
+@task(name="exec", help={"target": "a router, node, pod or host of the lab (e.g. leaf0, worker2, worker2-pod0)",
+                          "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP})
+@_user_errors
+def exec_(c, target, topology=None, provider="netns", name=None):
+    """Run a command inside a lab target: invoke lab.exec leaf0 -- ip route   (birdc/vtysh reach that target's daemon)."""
+    from lab.commands import lab as cmd
+
+    return cmd.exec_in(target, c.remainder, topology, provider, name)
+
+
+@task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
+            "only": "comma-separated checks: bgp-sessions,routes,connectivity,ecmp,failover,service-advertisement",
+            "json": "also write the results as JSON to this file",
+            "junit": "also write the results as JUnit XML to this file"})
+@_user_errors
+def test(c, topology=None, provider="netns", name=None, only=None, json=None, junit=None):
+    """Run the checks against the running lab; exit 0 only if all pass."""
+    from lab.commands import lab as cmd
+
+    return cmd.test(topology, provider, name, only=only, json_path=json, junit_path=junit)
+
+
+@task(help={"target": "router, node, pod or host", "iface": "interface inside that target (e.g. eth1)",
+            "seconds": "how long to capture (default 10)", "out": "pcap file (default build/<lab>/captures/...)",
+            "filter": "tcpdump filter expression", "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
+            "name": NAME_HELP})
+@_user_errors
+def capture(c, target, iface, seconds=10.0, out=None, filter="", topology=None, provider="netns", name=None):
+    """Capture packets on one interface of a lab target into a pcap file you can open in Wireshark."""
+    from lab.commands import lab as cmd
+
+    return cmd.capture(target, iface, float(seconds), topology, provider, name, out_path=out, bpf=filter)
+
+
 lab = Collection("lab")
-lab.add_task(render)
+for _task in (up, test, down, status, exec_, capture, render):
+    lab.add_task(_task)
 
 ns = Collection()
 ns.add_collection(lab)

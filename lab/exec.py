@@ -1,0 +1,175 @@
+"""The one way checks and tasks reach inside a lab: run a command in a target.
+
+A target is a lab name (router, node, pod, host). Each provider maps targets to
+its own mechanism: `ip netns exec` here, docker exec / kubectl exec / SSH in
+the clab provider. Commands are argument lists, never shell strings.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+from .errors import LabError
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+class Spawned(Protocol):
+    def alive(self) -> bool: ...
+
+    def stop(self) -> Result: ...
+
+
+class LabAccess(Protocol):
+    def exec(self, target: str, argv: Sequence[str], *, timeout: float = 10.0, check: bool = False) -> Result: ...
+
+    def spawn(self, target: str, argv: Sequence[str], *, log_path: str | Path) -> Spawned: ...
+
+    def birdc(self, node: str, command: str) -> str: ...
+
+    def vtysh(self, router: str, command: str) -> str: ...
+
+
+def run_argv(argv: Sequence[str], *, timeout: float = 10.0, check: bool = False, input: str | None = None) -> Result:
+    """Run a command (argument list) and capture its output; a time-out is an rc of 124."""
+    argv = tuple(str(a) for a in argv)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    except subprocess.TimeoutExpired as exc:
+        result = Result(argv, 124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout}s")
+    except FileNotFoundError:
+        result = Result(argv, 127, "", f"{argv[0]}: command not found")
+    if check and result.rc != 0:
+        raise LabError(f"`{' '.join(argv)}` failed (rc {result.rc}): {(result.stderr or result.stdout).strip()[:500]}")
+    return result
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def proc_starttime(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: with the PID, identifies one process for its whole life."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; it is closed by the last ')'.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def pid_alive(pid: int, starttime: int | None) -> bool:
+    current = proc_starttime(pid)
+    if current is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and (starttime is None or current == starttime)
+
+
+def stop_pid(pid: int, starttime: int | None, deadline: float = 5.0) -> bool:
+    """SIGTERM a process we started (only if it is still that process), SIGKILL at the deadline."""
+    if not pid_alive(pid, starttime):
+        return False
+    for sig, wait in ((signal.SIGTERM, deadline), (signal.SIGKILL, 2.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            _reap(pid)
+            if not pid_alive(pid, starttime):
+                return True
+            time.sleep(0.01)
+    return not pid_alive(pid, starttime)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+class Background:
+    """A background process started in a namespace; stopped by PID, output kept in a file."""
+
+    def __init__(self, argv: Sequence[str], log_path: str | Path, popen_argv: Sequence[str]):
+        self.argv = tuple(argv)
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(list(popen_argv), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+        self.starttime = proc_starttime(self.pid)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> Result:
+        if self.proc.poll() is None:
+            stop_pid(self.pid, self.starttime)
+        rc = self.proc.wait(timeout=5)
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return Result(self.argv, rc, text, "")
+
+
+class NetnsAccess:
+    """Targets are network namespaces on this host; daemons are reached through their sockets."""
+
+    def __init__(self, netns: Mapping[str, str], birdc_sockets: Mapping[str, Path], vty_dirs: Mapping[str, Path]):
+        self.netns = dict(netns)
+        self.birdc_sockets = dict(birdc_sockets)
+        self.vty_dirs = dict(vty_dirs)
+
+    def _ns(self, target: str) -> str:
+        try:
+            return self.netns[target]
+        except KeyError:
+            raise LabError(f"unknown lab target '{target}' (targets: {', '.join(self.netns)})") from None
+
+    def exec(self, target: str, argv: Sequence[str], *, timeout: float = 10.0, check: bool = False) -> Result:
+        return run_argv(["ip", "netns", "exec", self._ns(target), *argv], timeout=timeout, check=check)
+
+    def spawn(self, target: str, argv: Sequence[str], *, log_path: str | Path) -> Background:
+        return Background(argv, log_path, ["ip", "netns", "exec", self._ns(target), *argv])
+
+    def birdc(self, node: str, command: str) -> str:
+        if node not in self.birdc_sockets:
+            raise LabError(f"'{node}' runs no BIRD (BIRD runs on: {', '.join(self.birdc_sockets)})")
+        # The control socket is a file on this host: birdc needs no namespace.
+        result = run_argv(["birdc", "-s", str(self.birdc_sockets[node]), *command.split()], timeout=10)
+        if result.rc != 0:
+            raise LabError(f"BIRD on {node} does not answer: {(result.stderr or result.stdout).strip()[:300]}")
+        return result.stdout
+
+    def vtysh(self, router: str, command: str) -> str:
+        if router not in self.vty_dirs:
+            raise LabError(f"'{router}' runs no FRR (FRR runs on: {', '.join(self.vty_dirs)})")
+        result = run_argv(["vtysh", "--vty_socket", str(self.vty_dirs[router]), "-c", command], timeout=10)
+        if result.rc != 0:
+            raise LabError(f"FRR on {router} does not answer: {(result.stderr or result.stdout).strip()[:300]}")
+        return result.stdout

@@ -1,0 +1,275 @@
+"""Everything the netns provider will create, computed before anything is created.
+
+Pure: topology + Calico resources in, a `Blueprint` out. The provider applies it
+with pyroute2 and starts the daemons it lists; tests check it without root. The
+Calico side goes through the same resources a user would `calicoctl apply`, then
+through lab.calico's peering plan, IPAM plan and BIRD renderer.
+
+Layout (one namespace per lab object; nothing is created in the host namespace):
+- a router namespace per fabric router, interfaces named as in the topology;
+- a bridge namespace per rack holding the rack's Linux bridge (kept out of the
+  host so the host's br_netfilter/iptables never see lab traffic);
+- a node namespace per Kubernetes node, uplink `eth0` on the rack bridge;
+- a pod namespace per pod, `eth0` paired with a `cali*` interface on its node,
+  /32 on the pod, default route via 169.254.1.1 answered by proxy ARP — Calico's
+  dataplane;
+- a host namespace per external route-reflector host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+from types import MappingProxyType
+from typing import Mapping
+
+from ... import model as m
+from ...calico.bird import BgpTimers, render_bird, render_rr_host_bird
+from ...calico.ipam import IpamPlan, plan_ipam
+from ...calico.peering import Session, plan_peering, node_as
+from ...calico.resources import ResourceSet, load_resources, parse_resources
+from ...names import IFNAMSIZ, cali_iface
+from ...render.calico import render_calico
+from ...render.frr import render_frr
+
+ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
+POD_GATEWAY = "169.254.1.1"  # Calico's fixed link-local next hop for pods
+UPLINK = "eth0"
+POD_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    target: str  # the lab's name for it (router, node, pod, bridge, host name)
+    netns: str  # the namespace's name on the host (carries the lab prefix)
+    kind: str
+
+
+@dataclass(frozen=True)
+class Veth:
+    ns_a: str
+    if_a: str
+    ns_b: str
+    if_b: str
+
+
+@dataclass(frozen=True)
+class Bridge:
+    ns: str
+    name: str
+    ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Address:
+    ns: str
+    ifname: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class Route:
+    ns: str
+    dst: str
+    gateway: str | None = None
+    dev: str | None = None
+    scope_link: bool = False
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    node: str
+    ip: str
+    cali: str  # node-side interface
+
+
+@dataclass(frozen=True)
+class FrrDaemon:
+    target: str
+    ns: str
+    zebra_conf: str
+    bgpd_conf: str
+
+
+@dataclass(frozen=True)
+class BirdDaemon:
+    target: str
+    ns: str
+    config: str
+    k8s_name: str | None  # Calico node name; None for an external RR host
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    lab: str
+    prefix: str
+    namespaces: tuple[Namespace, ...]
+    veths: tuple[Veth, ...]
+    bridges: tuple[Bridge, ...]
+    addresses: tuple[Address, ...]
+    routes: tuple[Route, ...]
+    # Per namespace: sysctl key -> value, set inside that namespace only.
+    sysctls: Mapping[str, Mapping[str, str]]
+    frr: tuple[FrrDaemon, ...]
+    bird: tuple[BirdDaemon, ...]
+    pods: tuple[Pod, ...]
+    resources_yaml: str
+    sessions: Mapping[str, tuple[Session, ...]]  # Calico peering plan, by k8s node name
+    ipam: IpamPlan = field(repr=False, default=None)
+
+    def netns_of(self, target: str) -> str:
+        for ns in self.namespaces:
+            if ns.target == target:
+                return ns.netns
+        raise KeyError(target)
+
+    @property
+    def targets(self) -> Mapping[str, Namespace]:
+        return MappingProxyType({ns.target: ns for ns in self.namespaces})
+
+
+def lab_prefix(lab: str) -> str:
+    """Prefix of every namespace of a lab: two labs never share a name."""
+    return f"fl-{lab}-"
+
+
+def port_name(*parts: str) -> str:
+    """A bridge port name: readable when it fits in IFNAMSIZ, else a stable hash."""
+    name = "-".join(parts)
+    if len(name) <= IFNAMSIZ:
+        return name
+    return "p" + hashlib.sha1(name.encode()).hexdigest()[:10]
+
+
+def pod_name(node: str, index: int) -> str:
+    return f"{node}-pod{index}"
+
+
+def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
+    """The topology's Calico resources, exactly as rendered for users, plus extra files."""
+    text = render_calico(topo)
+    rs = parse_resources(text, f"{topo.name}/calico/resources.yaml")
+    if topo.calico.resources:
+        rs = rs.merged(load_resources(topo.calico.resources))
+    return rs, text
+
+
+def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | None = None) -> Blueprint:
+    lab = lab or topo.name
+    prefix = lab_prefix(lab)
+    if rs is None:
+        rs, resources_yaml = calico_resources(topo)
+    else:
+        resources_yaml = ""
+    sessions = plan_peering(rs)
+    ipam = plan_ipam(rs)
+    timers = BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive)
+
+    namespaces: list[Namespace] = []
+    veths: list[Veth] = []
+    bridges: list[Bridge] = []
+    addresses: list[Address] = []
+    routes: list[Route] = []
+    sysctls: dict[str, dict[str, str]] = {}
+    frr: list[FrrDaemon] = []
+    bird: list[BirdDaemon] = []
+    pods: list[Pod] = []
+
+    def ns(target: str, kind: str) -> str:
+        name = prefix + target
+        namespaces.append(Namespace(target, name, kind))
+        sysctls[name] = _base_sysctls(kind)
+        return name
+
+    # Racks first: their bridges must exist before ports are attached.
+    rack_ports: dict[str, list[str]] = {r.name: [] for r in topo.racks}
+    bridge_ns = {r.name: ns(r.bridge, BRIDGE) for r in topo.racks}
+
+    for router in topo.routers:
+        rns = ns(router.name, ROUTER)
+        for iface in router.interfaces:
+            addresses.append(Address(rns, iface.name, str(iface.address)))
+        cfg = render_frr(topo, router)
+        frr.append(FrrDaemon(router.name, rns, cfg.zebra, cfg.bgpd))
+    for link in topo.links:
+        if link.to_bridge:
+            r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
+            rack = topo.rack_of_bridge(b_end.node)
+            port = port_name(r_end.node, r_end.iface)
+            veths.append(Veth(prefix + r_end.node, r_end.iface, bridge_ns[rack.name], port))
+            rack_ports[rack.name].append(port)
+        else:
+            veths.append(Veth(prefix + link.a.node, link.a.iface, prefix + link.b.node, link.b.iface))
+
+    def attach(target: str, rack: m.Rack, ip: IPv4Interface) -> str:
+        tns = ns(target, NODE if target in node_names else HOST)
+        port = port_name(target)
+        veths.append(Veth(tns, UPLINK, bridge_ns[rack.name], port))
+        rack_ports[rack.name].append(port)
+        addresses.append(Address(tns, UPLINK, str(ip)))
+        if rack.gateway is not None:
+            routes.append(Route(tns, "default", gateway=str(rack.gateway)))
+        else:
+            # Proxy ARP answers for the pods' gateway only if this node routes it
+            # through another interface; without a default route, give it one.
+            routes.append(Route(tns, f"{POD_GATEWAY}/32", dev=UPLINK, scope_link=True))
+        return tns
+
+    node_names = {n.name for n in topo.cluster.nodes}
+    for node in topo.cluster.nodes:
+        rack = topo.rack(node.rack)
+        nns = attach(node.name, rack, node.ip)
+        k8s = topo.cluster.k8s_name(node)
+        config = render_bird(rs, k8s, plan=sessions, ipam=ipam, timers=timers)
+        bird.append(BirdDaemon(node.name, nns, config, k8s))
+        for index, ip in enumerate(ipam.pod_ips(k8s, node.pods)):
+            name = pod_name(node.name, index)
+            cali = cali_iface(POD_NAMESPACE, name)
+            pns = ns(name, POD)
+            pods.append(Pod(name, node.name, ip, cali))
+            veths.append(Veth(nns, cali, pns, UPLINK))
+            addresses.append(Address(pns, UPLINK, f"{ip}/32"))
+            routes.append(Route(pns, f"{POD_GATEWAY}/32", dev=UPLINK, scope_link=True))
+            routes.append(Route(pns, "default", gateway=POD_GATEWAY, dev=UPLINK))
+            routes.append(Route(nns, f"{ip}/32", dev=cali, scope_link=True))
+            # The node answers ARP for 169.254.1.1 on the pod's link, at once.
+            sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
+                                 f"net.ipv4.neigh.{cali}.proxy_delay": "0"})
+
+    for host in topo.hosts:
+        rack = topo.rack(host.rack)
+        hns = attach(host.name, rack, host.ip)
+        clients = [(str(n.ip.ip), node_as(rs, topo.cluster.k8s_name(n))) for n in topo.cluster.nodes]
+        config = render_rr_host_bird(host.name, str(host.ip.ip), host.asn, host.cluster_id, clients, timers=timers)
+        bird.append(BirdDaemon(host.name, hns, config, None))
+
+    for rack in topo.racks:
+        bridges.append(Bridge(bridge_ns[rack.name], rack.bridge, tuple(rack_ports[rack.name])))
+
+    return Blueprint(
+        lab=lab, prefix=prefix, namespaces=tuple(namespaces), veths=tuple(veths), bridges=tuple(bridges),
+        addresses=tuple(addresses), routes=tuple(routes),
+        sysctls=MappingProxyType({k: MappingProxyType(v) for k, v in sysctls.items()}),
+        frr=tuple(frr), bird=tuple(bird), pods=tuple(pods), resources_yaml=resources_yaml,
+        sessions=MappingProxyType(dict(sessions)), ipam=ipam,
+    )
+
+
+def _base_sysctls(kind: str) -> dict[str, str]:
+    values = {
+        # Lab namespaces are IPv4-only: no IPv6 DAD/RA chatter in captures.
+        "net.ipv6.conf.all.disable_ipv6": "1",
+        "net.ipv6.conf.default.disable_ipv6": "1",
+    }
+    if kind in (ROUTER, NODE, HOST):
+        values.update({
+            "net.ipv4.ip_forward": "1",
+            # Hash on L4 ports so different flows between two pods can take different spines.
+            "net.ipv4.fib_multipath_hash_policy": "1",
+            # Asymmetric ECMP paths (request via one spine, reply via the other) are normal here.
+            "net.ipv4.conf.all.rp_filter": "0",
+            "net.ipv4.conf.default.rp_filter": "0",
+        })
+    return values
