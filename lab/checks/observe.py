@@ -128,6 +128,14 @@ def route_to(routes: list[KernelRoute], net: IPv4Network) -> KernelRoute | None:
     return None
 
 
+_BGP_VIA = re.compile(r"via (\d+\.\d+\.\d+\.\d+) on \S+ \[(?!static|kernel|direct|device)\S+")
+
+
+def bgp_next_hops(text: str) -> set[IPv4Address]:
+    """Next hops of the BGP routes in BIRD `show route <prefix> all` (static/kernel routes left out)."""
+    return {IPv4Address(m.group(1)) for m in _BGP_VIA.finditer(text)}
+
+
 _PING_LOSS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 
 

@@ -14,27 +14,40 @@ from ipaddress import IPv4Network
 
 from ..expect import routed_racks
 from .base import FAIL, PASS, SKIP, CheckResult, Context, poll
-from .observe import observe_routes, route_to
+from .observe import bgp_next_hops, observe_routes, route_to
 
 NAME = "service-advertisement"
 
 
 def _viewers(ctx: Context) -> dict[str, set]:
-    """Who must see the Service range, and via which next hops."""
+    """Who must learn the Service range, and from which next hops.
+
+    With a fabric: the leaves, in their kernel (ECMP over the rack's nodes). Without
+    one, the speakers that hear every node directly, in their BGP table (a node's
+    own static route outranks what it learns, so its kernel shows nothing): the
+    external reflector hosts, else the in-cluster reflectors, else (mesh) every node.
+    """
     topo = ctx.topo
     if routed_racks(topo):
         return {leaf.name: {n.ip.ip for n in topo.cluster.nodes if topo.rack(n.rack).leaf == leaf.name}
                 for leaf in topo.leaves()}
-    if len(topo.cluster.nodes) < 2:
+    nodes = topo.cluster.nodes
+    if topo.hosts:
+        return {h.name: {n.ip.ip for n in nodes} for h in topo.hosts}
+    viewers = [n for n in nodes if topo.is_route_reflector(n)] or list(nodes)
+    if len(nodes) < 2:
         return {}
-    return {n.name: {o.ip.ip for o in topo.cluster.nodes if o.name != n.name and o.rack == n.rack}
-            for n in topo.cluster.nodes}
+    return {v.name: {n.ip.ip for n in nodes if n.name != v.name} for v in viewers}
 
 
 def _state(ctx: Context, cidr: IPv4Network, viewers: dict[str, set]) -> dict[str, frozenset]:
     access = ctx.access
+    bird_speakers = {n.name for n in ctx.topo.cluster.nodes} | {h.name for h in ctx.topo.hosts}
     seen = {}
     for target in viewers:
+        if target in bird_speakers:
+            seen[target] = frozenset(bgp_next_hops(access.birdc(target, f"show route {cidr} all")))
+            continue
         route = route_to(observe_routes(access, target), cidr)
         seen[target] = route.gateways if route is not None and route.kind == "unicast" else frozenset()
     return seen
@@ -73,7 +86,7 @@ def run(ctx: Context) -> CheckResult:
             problems.append(f"after restoring: {', '.join(t for t, g in final.items() if g)} still route {cidr}")
     return CheckResult(
         NAME, FAIL if problems else PASS,
-        expected=f"no route to {cidr} before; after serviceClusterIPs every viewer routes it via all advertising nodes",
+        expected=f"nobody learns {cidr} before; after serviceClusterIPs {', '.join(sorted(viewers))} learn it from every node they peer with",
         observed="; ".join(problems[:2]) if problems else
         ", ".join(f"{t}: {n} next hops" for t, n in sorted(figures.get("ecmp_next_hops", {}).items())),
         figures=figures, details=problems,
