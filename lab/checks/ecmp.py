@@ -56,18 +56,30 @@ def split_flows(packets_by_iface: dict[str, list], src_ip: str, dst_ip: str, por
     return requests, replies
 
 
+def _down_links(ctx: Context, target: str, ifaces: list[str]) -> set[str]:
+    result = ctx.access.exec(target, ["ip", "-j", "link", "show"])
+    try:
+        links = json.loads(result.stdout or "[]")
+    except ValueError:
+        return set()
+    return {link["ifname"] for link in links if link.get("ifname") in ifaces and "UP" not in link.get("flags", [])}
+
+
 def run(ctx: Context) -> CheckResult:
     chosen = pick_path(ctx)
     if chosen is None:
         return CheckResult(NAME, SKIP, "a leaf with two uplinks and pods in two racks", "not in this topology")
     leaf, uplinks, src, dst = chosen
     lab = ctx.lab
-    pcaps = {iface: ctx.capture_dir / f"ecmp-{leaf.name}-{iface}.pcap" for iface in uplinks}
+    down = _down_links(ctx, leaf.name, uplinks)
+    # A down uplink carries nothing and cannot be captured on: count it as zero.
+    live = [i for i in uplinks if i not in down]
+    pcaps = {iface: ctx.capture_dir / f"ecmp-{leaf.name}-{iface}.pcap" for iface in live}
     bpf = f"udp and host {src.ip} and host {dst.ip}"
     echo = lab.start_traffic(dst.name, ["echo", "--port", str(ECHO_PORT), "--seconds", "60"],
                              ctx.capture_dir / "ecmp-echo.log", ready="ready echo")
     try:
-        with lab.capture(leaf.name, uplinks, pcaps, bpf):
+        with lab.capture(leaf.name, live, pcaps, bpf):
             result = lab.run_traffic(src.name, ["flows", "--dst", dst.ip, "--port", str(ECHO_PORT),
                                                 "--flows", str(FLOWS), "--base-sport", str(BASE_SPORT)])
     finally:
@@ -79,9 +91,13 @@ def run(ctx: Context) -> CheckResult:
         for iface in ifaces:
             share[iface] += 1
     asymmetric = sum(1 for sport in requests if sport in replies and requests[sport] != replies[sport])
-    problems = []
+    problems = [f"{leaf.name} {iface} is down: no capture there" for iface in down]
     if answer.get("missing"):
         problems.append(f"{len(answer['missing'])} of {FLOWS} flows got no answer from {dst.name}")
+    unseen = [p for p in answer.get("answered", []) if p not in requests]
+    if unseen:
+        # Answered, so it crossed an uplink: the capture lost it and the split cannot be trusted.
+        problems.append(f"{len(unseen)} answered flows are in no uplink capture (capture incomplete)")
     for iface in uplinks:
         if share[iface] < MIN_SHARE * FLOWS:
             problems.append(f"{leaf.name} {iface} carried {share[iface]} of {FLOWS} flows (< {MIN_SHARE:.0%})")

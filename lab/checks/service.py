@@ -67,7 +67,7 @@ def run(ctx: Context) -> CheckResult:
     before = _state(ctx, cidr, viewers)
     leaked = {t: g for t, g in before.items() if g}
     if leaked:
-        problems.append(f"before serviceClusterIPs: {', '.join(sorted(leaked))} already route {cidr}")
+        problems.append(f"before serviceClusterIPs: {', '.join(sorted(leaked))} already route(s) {cidr}")
     try:
         ctx.lab.set_service_cluster_ips([str(cidr)])
         ok, after = poll(lambda: _state(ctx, cidr, viewers),
@@ -83,7 +83,7 @@ def run(ctx: Context) -> CheckResult:
         restored, final = poll(lambda: _state(ctx, cidr, viewers), lambda s: not any(s.values()),
                                ctx.deadline, ctx.interval)
         if not restored:
-            problems.append(f"after restoring: {', '.join(t for t, g in final.items() if g)} still route {cidr}")
+            problems.append(f"after restoring: {', '.join(t for t, g in final.items() if g)} still route(s) {cidr}")
     return CheckResult(
         NAME, FAIL if problems else PASS,
         expected=f"nobody learns {cidr} before; after serviceClusterIPs {', '.join(sorted(viewers))} learn it from every node they peer with",

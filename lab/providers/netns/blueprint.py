@@ -271,5 +271,9 @@ def _base_sysctls(kind: str) -> dict[str, str]:
             # Asymmetric ECMP paths (request via one spine, reply via the other) are normal here.
             "net.ipv4.conf.all.rp_filter": "0",
             "net.ipv4.conf.default.rp_filter": "0",
+            # Skip a next hop whose link is down at once, as a router does, instead of
+            # hashing flows onto it until the routing daemon rewrites the route.
+            "net.ipv4.conf.all.ignore_routes_with_linkdown": "1",
+            "net.ipv4.conf.default.ignore_routes_with_linkdown": "1",
         })
     return values

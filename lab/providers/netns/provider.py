@@ -237,7 +237,8 @@ class NetnsProvider(Provider):
             for iface in ifaces:
                 log = Path(str(pcaps[iface]) + ".log")
                 # Immediate mode + per-packet flush: nothing waits in a buffer when the capture stops.
-                argv = ["tcpdump", "-i", iface, "-n", "--immediate-mode", "-U", "-w", str(pcaps[iface]), bpf]
+                argv = ["tcpdump", "-i", iface, "-n", "--immediate-mode", "-U", "-B", "8192",
+                        "-w", str(pcaps[iface]), bpf]
                 spawned = access.spawn(target, argv, log_path=log)
                 running.append(spawned)
                 _wait_for_line(spawned, log, "listening on")
