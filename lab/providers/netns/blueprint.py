@@ -18,20 +18,21 @@ Layout (one namespace per lab object; nothing is created in the host namespace):
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from types import MappingProxyType
 from typing import Mapping
 
 from ... import model as m
-from ...calico.bird import BgpTimers, render_bird, render_rr_host_bird
+from ...calico.bird import BgpTimers, render_bird
 from ...calico.ipam import IpamPlan, plan_ipam
-from ...calico.peering import Session, plan_peering, node_as
+from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
-from ...names import IFNAMSIZ, cali_iface
+from ...names import cali_iface
 from ...render.calico import render_calico
 from ...render.frr import render_frr
+from ...render.names import bridge_port as port_name
+from ...render.rr_host import render_rr_hosts
 
 ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
 POD_GATEWAY = "169.254.1.1"  # Calico's fixed link-local next hop for pods
@@ -135,14 +136,6 @@ def lab_prefix(lab: str) -> str:
     return f"fl-{lab}-"
 
 
-def port_name(*parts: str) -> str:
-    """A bridge port name: readable when it fits in IFNAMSIZ, else a stable hash."""
-    name = "-".join(parts)
-    if len(name) <= IFNAMSIZ:
-        return name
-    return "p" + hashlib.sha1(name.encode()).hexdigest()[:10]
-
-
 def pod_name(node: str, index: int) -> str:
     return f"{node}-pod{index}"
 
@@ -238,12 +231,10 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
                                  f"net.ipv4.neigh.{cali}.proxy_delay": "0"})
 
+    host_configs = render_rr_hosts(topo)
     for host in topo.hosts:
-        rack = topo.rack(host.rack)
-        hns = attach(host.name, rack, host.ip)
-        clients = [(str(n.ip.ip), node_as(rs, topo.cluster.k8s_name(n))) for n in topo.cluster.nodes]
-        config = render_rr_host_bird(host.name, str(host.ip.ip), host.asn, host.cluster_id, clients, timers=timers)
-        bird.append(BirdDaemon(host.name, hns, config, None))
+        hns = attach(host.name, topo.rack(host.rack), host.ip)
+        bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None))
 
     for rack in topo.racks:
         bridges.append(Bridge(bridge_ns[rack.name], rack.bridge, tuple(rack_ports[rack.name])))
