@@ -43,6 +43,8 @@ def _bgpd(bgp: RouterBgp) -> str:
         " no bgp ebgp-requires-policy",
         " no bgp network import-check",
         " bgp log-neighbor-changes",
+        # Send updates 100 ms after a change instead of FRR's 1 s: a lab converges in seconds.
+        " coalesce-time 100",
     ]
     if bgp.multipath_relax:
         # The spines sit in different ASes: paths via each differ in AS path, which

@@ -107,15 +107,17 @@ class NetnsProvider(Provider):
         bp = build_blueprint(self.topo, self.lab_name)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
-        started = time.monotonic()
+        started = self._started = time.monotonic()
+        self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
         state.set_meta(lab=self.lab_name, provider=self.name, topology=str(self.topo.source), phase="building")
         steps = [
             Step(f"save topology and Calico resources to {self.run_dir}", lambda: self._save(state, bp)),
             Step(f"create {len(bp.namespaces)} namespaces", lambda: self._namespaces(state, bp)),
             Step(f"wire {len(bp.veths)} veth pairs and {len(bp.bridges)} bridges", lambda: self._links(bp)),
-            Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
+            # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
             Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
+            Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
             Step("wait for every planned BGP session and pod route", lambda: self._converge(bp)),
         ]
         try:
@@ -124,8 +126,10 @@ class NetnsProvider(Provider):
             netlink.close_all()
         state.set_meta(phase="up")
         self._blueprint = bp
-        out.write(f"lab {self.lab_name} is up in {time.monotonic() - started:.1f}s "
-                  f"({len(bp.frr)} routers, {len(bp.bird)} BIRD speakers, {len(bp.pods)} pods)\n")
+        self.timings["up"] = time.monotonic() - started
+        out.write(f"lab {self.lab_name} is up in {self.timings['up']:.1f}s "
+                  f"({len(bp.frr)} routers, {len(bp.bird)} BIRD speakers, {len(bp.pods)} pods; "
+                  f"all BGP sessions Established after {self.timings['sessions_established']:.1f}s)\n")
 
     def _check_configs(self, bp: Blueprint) -> None:
         with tempfile.TemporaryDirectory(prefix="fabriclab-check-") as tmp:
@@ -186,11 +190,12 @@ class NetnsProvider(Provider):
         from ...checks.base import Context
 
         ctx = Context(self, deadline=deadline, interval=0.05)
-        for check in (sessions.run, routes.run):
+        for name, check in (("sessions_established", sessions.run), ("routes_present", routes.run)):
             result = check(ctx)
             if not result.ok:
                 detail = "\n  ".join(result.details[:20])
                 raise DaemonError(f"not converged after {deadline:.0f}s: {result.observed}\n  {detail}")
+            self.timings[name] = time.monotonic() - self._started
 
     # -- down ----------------------------------------------------------------------------
 
