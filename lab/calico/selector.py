@@ -171,13 +171,13 @@ class _Parser:
         items = [self.parse_and()]
         while self.take("||"):
             items.append(self.parse_and())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+        return _flat(Or, items)
 
     def parse_and(self) -> Selector:
         items = [self.parse_unary()]
         while self.take("&&"):
             items.append(self.parse_unary())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return _flat(And, items)
 
     def parse_unary(self) -> Selector:
         if self.peek("!") and not self.peek("!="):
@@ -248,6 +248,14 @@ class _Parser:
                 values.append(self.string())
             self.expect("}")
         return tuple(values)
+
+
+def _flat(kind, items: list[Selector]) -> Selector:
+    """`a && (b && c)` is `a && b && c`: one canonical shape, so printing round-trips."""
+    out: list[Selector] = []
+    for item in items:
+        out.extend(item.operands if isinstance(item, kind) else (item,))
+    return out[0] if len(out) == 1 else kind(tuple(out))
 
 
 def parse_selector(text: str | None) -> Selector:
