@@ -114,8 +114,17 @@ def capture(c, target, iface, seconds=10.0, out=None, filter="", topology=None, 
     return cmd.capture(target, iface, float(seconds), topology, provider, name, out_path=out, bpf=filter)
 
 
+@task(help={"topology": TOPOLOGY_HELP, "json": "print JSON: sessions per node, IPAM blocks, lint findings"})
+@_user_errors
+def plan(c, topology=None, json=False):
+    """Before anything runs: per node the `calicoctl node status` Calico will show, its pod blocks, and lint findings."""
+    from lab.commands.plan import plan as run
+
+    return run(topology, as_json=json)
+
+
 lab = Collection("lab")
-for _task in (up, test, down, status, exec_, capture, render):
+for _task in (up, test, down, status, exec_, capture, plan, render):
     lab.add_task(_task)
 
 ns = Collection()

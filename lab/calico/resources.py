@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from ..errors import ResourceError, SelectorError
+from ..errors import LabError, ResourceError, SelectorError
 from .selector import parse_selector
 
 API_VERSIONS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
@@ -103,7 +103,7 @@ class ResourceSet:
         for node in self.nodes:
             if node.name == name:
                 return node
-        raise KeyError(name)
+        raise LabError(f"no Calico node '{name}' (nodes: {', '.join(n.name for n in self.nodes) or 'none'})")
 
     def merged(self, other: "ResourceSet") -> "ResourceSet":
         """`calicoctl apply` of `other` on top of this set: same kind and name replaces."""
