@@ -399,3 +399,25 @@ def test_status_rows_from_birdc_and_table():
     assert "| 10.0.0.11    | node-to-node mesh | up    | 11:33:28 | Established" in table
     planned = status_rows_from_plan(plan_peering(resources(four_nodes()))["n0"])
     assert all(r.state == "up" and r.since == "-" and r.info == "Established" for r in planned)
+
+
+GOLDEN = __import__("pathlib").Path(__file__).parent / "golden" / "calico"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bird_golden(case):
+    """Regenerate after an intended change: FABRICLAB_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_calico_model.py"""
+    import difflib
+    import os
+
+    rs = CASES[case]()
+    for node in rs.nodes:
+        text = render_bird(rs, node.name, timers=BgpTimers())
+        path = GOLDEN / case / f"{node.name}.conf"
+        if os.environ.get("FABRICLAB_UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        assert path.exists(), f"missing {path}: run with FABRICLAB_UPDATE_GOLDEN=1"
+        if path.read_text() != text:
+            diff = "".join(difflib.unified_diff(path.read_text().splitlines(True), text.splitlines(True)))
+            pytest.fail(f"{path} differs from the rendered config:\n{diff}")
