@@ -45,13 +45,31 @@ def echo(port: int, seconds: float) -> int:
     return 0
 
 
-def flows(dst: str, port: int, count: int, base_sport: int, timeout: float) -> int:
-    socks = {}
+def _flow_sockets(count: int, base_sport: int) -> list[socket.socket]:
+    """One UDP socket per flow, each bound to its own source port."""
+    socks = []
     for index in range(count):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("0.0.0.0", base_sport + index))
         sock.setblocking(False)
-        socks[sock] = base_sport + index
+        socks.append(sock)
+    return socks
+
+
+def _replies(socks, timeout: float):
+    """(socket, payload after MAGIC) for every echo that arrives within `timeout`."""
+    ready, _, _ = select.select(socks, [], [], timeout)
+    for sock in ready:
+        try:
+            data, _ = sock.recvfrom(2048)
+        except BlockingIOError:
+            continue
+        if data.startswith(MAGIC):
+            yield sock, data[len(MAGIC):]
+
+
+def flows(dst: str, port: int, count: int, base_sport: int, timeout: float) -> int:
+    socks = {sock: base_sport + i for i, sock in enumerate(_flow_sockets(count, base_sport))}
     answered: set[int] = set()
     deadline = time.monotonic() + timeout
     # Resend to the silent flows a few times: the first packets may meet cold ARP caches.
@@ -65,14 +83,8 @@ def flows(dst: str, port: int, count: int, base_sport: int, timeout: float) -> i
                     # Paced, not a burst: captures on a busy 2-core host keep up.
                     time.sleep(0.0005)
             next_send = time.monotonic() + 0.3
-        ready, _, _ = select.select(list(socks), [], [], 0.05)
-        for sock in ready:
-            try:
-                data, _ = sock.recvfrom(2048)
-            except BlockingIOError:
-                continue
-            if data.startswith(MAGIC):
-                answered.add(socks[sock])
+        for sock, _ in _replies(list(socks), 0.05):
+            answered.add(socks[sock])
     for sock in socks:
         sock.close()
     ports = sorted(socks.values())
@@ -82,12 +94,7 @@ def flows(dst: str, port: int, count: int, base_sport: int, timeout: float) -> i
 
 
 def stream(dst: str, port: int, count: int, base_sport: int, interval_ms: float) -> int:
-    socks = []
-    for index in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("0.0.0.0", base_sport + index))
-        sock.setblocking(False)
-        socks.append(sock)
+    socks = _flow_sockets(count, base_sport)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -106,14 +113,8 @@ def stream(dst: str, port: int, count: int, base_sport: int, interval_ms: float)
             sent_at[seq] = now
             seq += 1
             next_send += interval
-        ready, _, _ = select.select(socks, [], [], max(0.0, min(next_send, next_progress) - time.monotonic()))
-        for sock in ready:
-            try:
-                data, _ = sock.recvfrom(2048)
-            except BlockingIOError:
-                continue
-            if data.startswith(MAGIC):
-                answered_at.setdefault(int(data[len(MAGIC):]), time.monotonic())
+        for _, payload in _replies(socks, max(0.0, min(next_send, next_progress) - time.monotonic())):
+            answered_at.setdefault(int(payload), time.monotonic())
         if time.monotonic() >= next_progress:
             print(f"progress sent={seq} received={len(answered_at)}", flush=True)
             next_progress += 0.1

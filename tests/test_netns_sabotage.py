@@ -6,6 +6,8 @@ next test starts from a healthy lab (the destructive one runs last).
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from lab.checks import run_checks
@@ -39,6 +41,19 @@ def _ecmp_back(lab, block):
     ok, _ = poll(lambda: route_to(observe_routes(lab.access(), "leaf0"), block),
                  lambda r: r is not None and len(r.gateways) == 2, 15, 0.1)
     assert ok, "test repair: leaf0 did not get ECMP back"
+
+
+@contextlib.contextmanager
+def _uplink_down(lab, iface):
+    """leaf0's uplink down for the duration; afterwards up again and ECMP back before the next test."""
+    access = lab.access()
+    access.exec("leaf0", ["ip", "link", "set", iface, "down"], check=True)
+    try:
+        yield access
+    finally:
+        for name in ("eth1", "eth2"):
+            access.exec("leaf0", ["ip", "link", "set", name, "up"], check=True)
+        _ecmp_back(lab, _block(lab, "worker2"))
 
 
 def _block(lab, node):
@@ -95,30 +110,19 @@ def test_connectivity_fails_for_a_blocked_pod(lab):
 
 
 def test_ecmp_fails_with_one_uplink_down(lab):
-    access = lab.access()
-    access.exec("leaf0", ["ip", "link", "set", "eth2", "down"], check=True)
-    try:
+    with _uplink_down(lab, "eth2"):
         result = _check(lab, "ecmp")
         assert result.status == "FAIL"
         assert "leaf0 eth2 carried 0 of 64 flows (< 20%)" in result.details
         assert "leaf0 eth2 is down: no capture there" in result.details
         assert result.figures["split"] == {"eth1": 64, "eth2": 0}
-    finally:
-        access.exec("leaf0", ["ip", "link", "set", "eth2", "up"], check=True)
-        _ecmp_back(lab, _block(lab, "worker2"))
 
 
 def test_failover_fails_when_the_other_uplink_is_already_down(lab):
-    access = lab.access()
-    access.exec("leaf0", ["ip", "link", "set", "eth2", "down"], check=True)
-    try:
+    with _uplink_down(lab, "eth2"):
         result = _check(lab, "failover")
         assert result.status == "FAIL"
         assert any("did not continue via the other spine" in d or "loss window" in d for d in result.details), result.details
-    finally:
-        access.exec("leaf0", ["ip", "link", "set", "eth2", "up"], check=True)
-        access.exec("leaf0", ["ip", "link", "set", "eth1", "up"], check=True)
-        _ecmp_back(lab, _block(lab, "worker2"))
 
 
 def test_service_advertisement_fails_when_a_leaf_already_routes_the_range(lab):
