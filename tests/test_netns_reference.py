@@ -133,6 +133,24 @@ def test_status_and_exec(lab):
     assert "10.1.5.1/24" in out.getvalue()
 
 
+def test_capture_task_writes_a_pcap(lab, tmp_path):
+    from lab.pcap import read_packets
+
+    pods = {p.node: p for p in lab.pods()}
+    pinger = lab.access().spawn("control-plane-pod0", ["ping", "-i", "0.05", "-c", "60", pods["worker3"].ip],
+                                log_path=tmp_path / "ping.log")
+    try:
+        out = io.StringIO()
+        path = tmp_path / "eth3.pcap"
+        assert cmd.capture("leaf0", "eth3", 1.0, None, "netns", LAB, out_path=str(path), bpf="icmp", out=out) == 0
+    finally:
+        pinger.stop()
+    packets = list(read_packets(path))
+    assert packets and all(p.proto == 1 for p in packets)
+    assert {(p.src, p.dst) for p in packets} >= {(pods["control-plane"].ip, pods["worker3"].ip)}
+    assert f"wrote {path} ({len(packets)} IPv4 packets)" in out.getvalue()
+
+
 def test_down_removes_everything_and_leaves_the_host_as_it_was(lab, host_before):
     out = io.StringIO()
     lab.down(out)
