@@ -53,10 +53,9 @@ def up(c, topology=None, provider="netns", name=None, dry_run=False):
     """Build the lab and wait until every planned BGP session and pod route is there."""
     from lab.commands import lab as cmd
 
-    options = {"dry_run": True} if dry_run else {}
     if dry_run and provider != "clab":
         raise LabError("--dry-run is for the clab provider (the netns provider checks everything before it creates anything)")
-    return cmd.up(topology, provider, name, **options)
+    return cmd.up(topology, provider, name, dry_run=dry_run)
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
@@ -66,8 +65,9 @@ def down(c, topology=None, provider="netns", name=None, dry_run=False):
     """Remove everything the lab created (processes, namespaces, links, bridges, run files). Safe to repeat."""
     from lab.commands import lab as cmd
 
-    options = {"dry_run": True} if dry_run else {}
-    return cmd.down(topology, provider, name, **options)
+    if dry_run and provider != "clab":
+        raise LabError("--dry-run is for the clab provider")
+    return cmd.down(topology, provider, name, dry_run=dry_run)
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
@@ -123,8 +123,18 @@ def plan(c, topology=None, json=False):
     return run(topology, as_json=json)
 
 
+@task(help={"provider": "check only what this provider needs (netns or clab); exit 1 if it is not ready",
+            "topology": TOPOLOGY_HELP})
+@_user_errors
+def doctor(c, provider=None, topology=None):
+    """Check this host for what each provider needs, one line per item, with how to fix it."""
+    from lab.commands.doctor import doctor as run
+
+    return run(provider, topology)
+
+
 lab = Collection("lab")
-for _task in (up, test, down, status, exec_, capture, plan, render):
+for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
 
 ns = Collection()

@@ -116,12 +116,15 @@ def _reap(pid: int) -> None:
 class Background:
     """A background process started in a namespace; stopped by PID, output kept in a file."""
 
-    def __init__(self, argv: Sequence[str], log_path: str | Path, popen_argv: Sequence[str]):
+    def __init__(self, argv: Sequence[str], log_path: str | Path, popen_argv: Sequence[str],
+                 stderr_path: str | Path | None = None):
         self.argv = tuple(argv)
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(list(popen_argv), stdout=log, stderr=subprocess.STDOUT,
+        # stdout may be data (a pcap streamed with -w -): then stderr goes to its own file.
+        with open(self.log_path, "wb") as log, open(stderr_path or os.devnull, "wb") as err:
+            self.proc = subprocess.Popen(list(popen_argv), stdout=log,
+                                         stderr=err if stderr_path else subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.proc.pid
         self.starttime = proc_starttime(self.pid)

@@ -26,7 +26,8 @@ def _lab_name(topology: str | None, name: str | None) -> str:
     return load_topology(topology).name
 
 
-def open_provider(provider: str, topology: str | None, name: str | None, *, for_up: bool = False) -> Provider:
+def open_provider(provider: str, topology: str | None, name: str | None, *, for_up: bool = False,
+                  dry_run: bool = False, out: TextIO = sys.stdout) -> Provider:
     """The provider object for a lab: a new one for `up`, else the lab as it was built."""
     if provider not in PROVIDERS:
         raise LabError(f"unknown provider '{provider}' (use one of: {', '.join(PROVIDERS)})")
@@ -41,13 +42,13 @@ def open_provider(provider: str, topology: str | None, name: str | None, *, for_
         return NetnsProvider(load_topology(topology), name)
     from ..providers.clab.provider import ClabProvider
 
-    return ClabProvider(load_topology(topology), name)
+    return ClabProvider(load_topology(topology), name, dry_run=dry_run, out=out)
 
 
-def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, **options) -> int:
-    lab = open_provider(provider, topology, name, for_up=True)
+def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
+    lab = open_provider(provider, topology, name, for_up=True, dry_run=dry_run, out=out)
     try:
-        lab.up(out, **options) if options else lab.up(out)
+        lab.up(out)
     except LabError:
         if provider == "netns" and lab.is_up():
             out.write(f"`up` stopped; what was created is recorded: `invoke lab.down --name {lab.lab_name}` removes it\n")
@@ -55,14 +56,13 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
     return 0
 
 
-def down(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, **options) -> int:
+def down(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
     if provider == "netns":
         from ..providers.netns.provider import remove_lab
 
         remove_lab(_lab_name(topology, name), out)
         return 0
-    lab = open_provider(provider, topology, name)
-    lab.down(out, **options) if options else lab.down(out)
+    open_provider(provider, topology, name, dry_run=dry_run, out=out).down(out)
     return 0
 
 
