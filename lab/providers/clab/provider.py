@@ -11,6 +11,7 @@ not end to end.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,10 @@ class ClabProvider(Provider):
         self.runner = runner or (DryRunRunner(out) if dry_run else SubprocessRunner(out))
         self.bridges = bridges or (DryRunBridges(self.runner) if dry_run else HostBridges())
         self.node_exec = node_exec or docker_node_exec(self.runner)
-        self.ssh = ssh or (dry_run_probe(self.runner) if dry_run else paramiko_probe())
+        # VyOS login for SSH: the image's default unless the user says otherwise.
+        user = os.environ.get("FABRICLAB_VYOS_USER", "vyos")
+        password = os.environ.get("FABRICLAB_VYOS_PASSWORD", "vyos")
+        self.ssh = ssh or (dry_run_probe(self.runner, user) if dry_run else paramiko_probe(user, password))
         self.deadline, self.interval, self.sleep = deadline, interval, sleep
         import shutil
 
