@@ -46,11 +46,16 @@ class LabAccess(Protocol):
     def vtysh(self, router: str, command: str) -> str: ...
 
 
-def run_argv(argv: Sequence[str], *, timeout: float = 10.0, check: bool = False, input: str | None = None) -> Result:
-    """Run a command (argument list) and capture its output; a time-out is an rc of 124."""
+def run_argv(argv: Sequence[str], *, timeout: float = 10.0, check: bool = False, input: str | None = None,
+             env: Mapping[str, str] | None = None) -> Result:
+    """Run a command (argument list) and capture its output; a time-out is an rc of 124.
+
+    `env` adds variables to this process's environment for the command.
+    """
     argv = tuple(str(a) for a in argv)
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+                              env={**os.environ, **env} if env else None)
         result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
     except subprocess.TimeoutExpired as exc:
         result = Result(argv, 124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout}s")

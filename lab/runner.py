@@ -7,7 +7,6 @@ tests and answers from a script. Never a shell string.
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from typing import Callable, Mapping, Protocol, Sequence, TextIO
@@ -47,17 +46,7 @@ class SubprocessRunner:
     def run(self, argv, *, env=None, timeout=600, check=True) -> Result:
         if self.verbose:
             self.out.write(f"  $ {_line(argv, env)}\n")
-        merged = {**os.environ, **env} if env else None
-        if merged is None:
-            return _checked(run_argv(argv, timeout=timeout), check, env)
-        import subprocess
-
-        try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, env=merged)
-            result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
-        except FileNotFoundError:
-            result = Result(tuple(argv), 127, "", f"{argv[0]}: command not found")
-        return _checked(result, check, env)
+        return _checked(run_argv(argv, timeout=timeout, env=env), check, env)
 
     def note(self, text: str) -> None:
         if self.verbose:
