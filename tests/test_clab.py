@@ -241,3 +241,18 @@ def test_doctor_on_a_host_without_docker_or_kind():
     out = io.StringIO()
     assert doctor("netns", None, out=out, which=lambda n: None, docker_ping=lambda: None) == 1
     assert "MISSING [netns] bird: not found — apt-get install -y bird" in out.getvalue()
+
+
+def test_runners():
+    from lab.runner import DryRunRunner, SubprocessRunner
+
+    result = SubprocessRunner().run(["sh", "-c", "echo $FABRICLAB_T"], env={"FABRICLAB_T": "x y"})
+    assert result.stdout.strip() == "x y" and result.rc == 0
+    with pytest.raises(LabError, match=r"`FABRICLAB_T=1 sh -c 'exit 3'` failed \(rc 3\)"):
+        SubprocessRunner().run(["sh", "-c", "exit 3"], env={"FABRICLAB_T": "1"})
+    assert SubprocessRunner().run(["no-such-command-here"], check=False).rc == 127
+    out = io.StringIO()
+    dry = DryRunRunner(out)
+    assert dry.run(["calicoctl", "patch", "node", "n", "-p", '{"a": 1}'], env={"K": "v w"}).rc == 0
+    dry.note("pyroute2: ip link add br0 type bridge")
+    assert out.getvalue() == "K='v w' calicoctl patch node n -p '{\"a\": 1}'\n# pyroute2: ip link add br0 type bridge\n"
