@@ -112,7 +112,8 @@ def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_pa
     lab = _fresh("calico-bgp-rr", name, tmp_path)
     before = host_snapshot()
     code = f"import sys; from lab.commands import lab; lab.up('calico-bgp-rr', 'netns', {name!r}, out=sys.stdout)"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "up.log"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     state_path = RUN_ROOT / name / "state.json"
 
     def reached() -> bool:
@@ -121,12 +122,13 @@ def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_pa
         except (OSError, ValueError, KeyError):
             return False
         if kill_when == "namespaces":
-            return sum(o["kind"] == "netns" for o in objects) >= 5
-        return sum(o["kind"] == "process" for o in objects) >= 3
+            return sum(o["kind"] == "netns" for o in objects) >= 3
+        return sum(o["kind"] == "process" for o in objects) >= 1
 
     deadline = time.monotonic() + 30
     while not reached() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+    assert proc.poll() is None, f"`up` ended before it could be killed:\n{log.read_text()}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert state_path.exists()

@@ -24,6 +24,11 @@ def netns_exists(name: str) -> bool:
 
 
 def create_netns(name: str) -> None:
+    if netns_exists(name):
+        from ...errors import LabError
+
+        raise LabError(f"network namespace {name} already exists but this lab's state does not list it "
+                       f"(left by another program or a removed state file): delete it with `ip netns del {name}`")
     _netns.create(name)
     handle = _ns(name)
     handle.link("set", index=handle.link_lookup(ifname="lo")[0], state="up")

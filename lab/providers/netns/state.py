@@ -14,11 +14,15 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from ...exec import proc_starttime, stop_pid
 from . import netlink
+
+
+IN_FLIGHT_WAIT = 1.0  # seconds; a namespace creation takes milliseconds
 
 
 class LabState:
@@ -70,6 +74,12 @@ def teardown(state: LabState) -> str:
     """Remove everything recorded, newest first; missing objects are fine. Returns a summary."""
     stopped = netns_removed = 0
     objects = list(reversed(state.objects))
+    # pyroute2 creates a namespace in a child process, which outlives a kill -9 of `up` and may
+    # finish after we looked. Creation is sequential: only the last recorded one can be in flight.
+    recorded = [o["name"] for o in state.objects if o["kind"] == "netns"]
+    in_flight = None
+    if state.meta.get("phase") != "up" and recorded and not netlink.netns_exists(recorded[-1]):
+        in_flight = recorded[-1]
     for obj in objects:
         if obj["kind"] == "process" and stop_pid(obj["pid"], obj.get("starttime")):
             stopped += 1
@@ -82,6 +92,14 @@ def teardown(state: LabState) -> str:
                 stopped += 1
         if netlink.delete_netns(obj["name"]):
             netns_removed += 1
+    if in_flight:
+        end = time.monotonic() + IN_FLIGHT_WAIT
+        while time.monotonic() < end and not netlink.netns_exists(in_flight):
+            time.sleep(0.02)
+        if netlink.netns_exists(in_flight):
+            for pid in _pids_in(in_flight):
+                stop_pid(pid, proc_starttime(pid))
+            netns_removed += netlink.delete_netns(in_flight)
     for obj in objects:
         if obj["kind"] == "dir":
             shutil.rmtree(obj["path"], ignore_errors=True)
