@@ -1,98 +1,302 @@
 """Side effects of the clab provider that are not commands, each behind a small seam.
 
-Host bridges (pyroute2), exec into kind nodes (docker SDK) and SSH to VyOS
-(paramiko) are injectable so tests use fakes and a dry run prints what would
-happen. Docker and paramiko are imported only when used: the package imports
-without a Docker engine.
+- `BridgeOps`: the rack bridges on the host (pyroute2).
+- `Docker`: exec into containers, their management address, image presence,
+  engine reachability (docker SDK, client from an injectable factory).
+- `VyosSsh`: SSH to the VyOS routers (paramiko, client from an injectable
+  factory; credentials configurable, default the VyOS image's vyos/vyos).
+
+Each has a dry-run form that prints, as one line of the plan, what it would do.
+Docker and paramiko are imported only when a real client is made: this module
+imports on a host without a Docker engine (or without the SDKs).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+import os
+import shlex
+import threading
+from typing import Any, Callable, Protocol, Sequence
 
+from ...errors import LabError
+from ...exec import Result
 from ...runner import Runner
 
-NodeExec = Callable[[str, Sequence[str]], str]  # container name, argv -> stdout
-SshProbe = Callable[[str, str], bool]  # container name, op-mode command -> answered
+DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
+# The management network containerlab attaches its nodes to, unless the topology names another.
+CLAB_MGMT_NETWORK = "clab"
 
+
+def docker_endpoint() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_SOCKET
+
+
+# -- host bridges -------------------------------------------------------------------------------
 
 class BridgeOps(Protocol):
-    def create(self, name: str) -> bool:
-        """Create and bring up a host bridge; False when it already existed (then it is not ours)."""
+    def exists(self, name: str) -> bool: ...
 
-    def delete(self, name: str) -> None: ...
+    def create(self, name: str) -> None:
+        """Create the bridge and bring it up."""
+
+    def delete(self, name: str) -> None:
+        """Delete the bridge if it exists (a no-op when it does not)."""
 
 
 class HostBridges:
-    def create(self, name: str) -> bool:
+    """Linux bridges in the host's network namespace, through pyroute2 (no `ip` command)."""
+
+    def exists(self, name: str) -> bool:
         from pyroute2 import IPRoute
 
         with IPRoute() as ipr:
-            if ipr.link_lookup(ifname=name):
-                return False
-            ipr.link("add", ifname=name, kind="bridge")
-            ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
-        return True
+            return bool(ipr.link_lookup(ifname=name))
+
+    def create(self, name: str) -> None:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        try:
+            with IPRoute() as ipr:
+                ipr.link("add", ifname=name, kind="bridge")
+                ipr.link("set", index=ipr.link_lookup(ifname=name)[0], state="up")
+        except NetlinkError as exc:
+            raise LabError(f"cannot create bridge {name}: {exc} (creating host bridges needs root)") from exc
 
     def delete(self, name: str) -> None:
         from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
 
-        with IPRoute() as ipr:
-            found = ipr.link_lookup(ifname=name)
-            if found:
-                ipr.link("del", index=found[0])
+        try:
+            with IPRoute() as ipr:
+                found = ipr.link_lookup(ifname=name)
+                if found:
+                    ipr.link("del", index=found[0])
+        except NetlinkError as exc:
+            raise LabError(f"cannot delete bridge {name}: {exc}") from exc
 
 
 class DryRunBridges:
+    """Prints what it would do; reports every bridge as absent, so the plan shows each creation."""
+
     def __init__(self, runner: Runner):
         self.runner = runner
 
-    def create(self, name: str) -> bool:
-        self.runner.note(f"pyroute2: ip link add {name} type bridge; ip link set {name} up (unless it exists)")
-        return True
+    def exists(self, name: str) -> bool:
+        return False
+
+    def create(self, name: str) -> None:
+        self.runner.note(f"pyroute2: ip link add {name} type bridge; ip link set {name} up "
+                         "(skipped if it already exists: a bridge this lab did not create is never deleted)")
 
     def delete(self, name: str) -> None:
         self.runner.note(f"pyroute2: ip link del {name} (only if this lab created it)")
 
 
-def docker_node_exec(runner: Runner) -> NodeExec:
-    def run(container: str, argv: Sequence[str]) -> str:
-        if runner.dry_run:
-            runner.note(f"docker SDK: exec in {container}: {' '.join(argv)}")
-            return ""
-        import docker
+# -- docker SDK ----------------------------------------------------------------------------------
 
-        result = docker.from_env().containers.get(container).exec_run(list(argv))
-        return result.output.decode(errors="replace") if result.exit_code == 0 else ""
-    return run
+def docker_from_env() -> Any:
+    import docker
+
+    return docker.from_env(timeout=30)
 
 
-def paramiko_probe(user: str = "vyos", password: str = "vyos", dry_run_runner: Runner | None = None) -> SshProbe:
-    """SSH to a VyOS container (by its management address) and run an op-mode command."""
+def _is_not_found(exc: BaseException) -> bool:
+    return type(exc).__name__ in ("NotFound", "ImageNotFound") or getattr(exc, "status_code", None) == 404
 
-    def probe(container: str, command: str) -> bool:
-        import docker
-        import paramiko
 
-        attrs = docker.from_env().containers.get(container).attrs
-        address = next(iter(attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+def _text(data) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, (bytes, bytearray)) else str(data)
+
+
+class Docker:
+    """The docker SDK behind four verbs. The client comes from `factory` on first use."""
+
+    dry_run = False
+
+    def __init__(self, factory: Callable[[], Any] = docker_from_env):
+        self._factory = factory
+        self._client = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = self._factory()
+                except Exception as exc:  # the SDK raises its own DockerException, or ImportError
+                    raise LabError(f"docker engine not reachable at {docker_endpoint()}: {exc}") from exc
+            return self._client
+
+    def _container(self, name: str) -> Any:
         try:
-            client.connect(address, username=user, password=password, timeout=5, allow_agent=False, look_for_keys=False)
-            # Op-mode commands outside an interactive shell go through VyOS's wrapper.
-            _, stdout, _ = client.exec_command(f"/opt/vyatta/bin/vyatta-op-cmd-wrapper {command}", timeout=10)
-            return stdout.channel.recv_exit_status() == 0
-        except (OSError, paramiko.SSHException):
-            return False
-        finally:
-            client.close()
-    return probe
+            return self.client().containers.get(name)
+        except LabError:
+            raise
+        except Exception as exc:
+            if _is_not_found(exc):
+                raise LabError(f"container {name} not found (is the lab up?)") from exc
+            raise LabError(f"docker: cannot reach container {name}: {exc}") from exc
+
+    def exec(self, container: str, argv: Sequence[str], *, timeout: float = 10.0) -> Result:
+        """`exec_run` in the container; past `timeout` the answer is rc 124 (the SDK has no time-out)."""
+        argv = tuple(str(a) for a in argv)
+        target = self._container(container)
+        box: dict = {}
+
+        def work():
+            try:
+                box["result"] = target.exec_run(list(argv), demux=True)
+            except Exception as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return Result(argv, 124, "", f"docker exec in {container} timed out after {timeout}s")
+        if "error" in box:
+            raise LabError(f"docker exec in {container} failed: {box['error']}") from box["error"]
+        code, output = box["result"]
+        out, err = output if isinstance(output, tuple) else (output, b"")
+        return Result(argv, int(code if code is not None else 0), _text(out), _text(err))
+
+    def address(self, container: str, network: str = CLAB_MGMT_NETWORK) -> str:
+        """The container's IPv4 address on the management network (else on its first network)."""
+        networks = (self._container(container).attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        ordered = [networks[network]] if network in networks else []
+        ordered += [v for k, v in sorted(networks.items()) if k != network]
+        for settings in ordered:
+            if (settings or {}).get("IPAddress"):
+                return settings["IPAddress"]
+        raise LabError(f"container {container} has no IPv4 address on any docker network")
+
+    def image_present(self, image: str) -> bool:
+        try:
+            self.client().images.get(image)
+            return True
+        except LabError:
+            raise
+        except Exception as exc:
+            if _is_not_found(exc):
+                return False
+            raise LabError(f"docker: cannot look up image {image}: {exc}") from exc
+
+    def ping(self) -> str | None:
+        """'Docker <version>' when the engine answers, else None."""
+        try:
+            version = self.client().version()
+        except Exception:
+            return None
+        return f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
 
 
-def dry_run_probe(runner: Runner, user: str = "vyos") -> SshProbe:
-    def probe(container: str, command: str) -> bool:
-        runner.note(f"paramiko: ssh {user}@<{container} management address> "
-                    f"'/opt/vyatta/bin/vyatta-op-cmd-wrapper {command}' until it answers")
+class DryRunDocker:
+    dry_run = True
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+
+    def exec(self, container: str, argv: Sequence[str], *, timeout: float = 10.0) -> Result:
+        self.runner.note(f"docker SDK: exec in {container}: {shlex.join(argv)}")
+        return Result(tuple(argv), 0, "", "")
+
+    def address(self, container: str, network: str = CLAB_MGMT_NETWORK) -> str:
+        return f"<{container} address on docker network {network}>"
+
+    def image_present(self, image: str) -> bool:
+        self.runner.note(f"docker SDK: image {image} present?")
         return True
-    return probe
+
+    def ping(self) -> str | None:
+        return "dry run"
+
+
+# -- SSH to VyOS --------------------------------------------------------------------------------
+
+VYOS_OP = "/opt/vyatta/bin/vyatta-op-cmd-wrapper"
+
+
+def paramiko_client() -> Any:
+    import paramiko
+
+    client = paramiko.SSHClient()
+    # Lab routers are throwaway containers whose host keys change on every deploy.
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    return client
+
+
+class VyosSsh:
+    """SSH sessions to VyOS containers (by management address), one kept open per router."""
+
+    dry_run = False
+
+    def __init__(self, docker: Docker, user: str = "vyos", password: str = "vyos",
+                 factory: Callable[[], Any] = paramiko_client, port: int = 22, connect_timeout: float = 5.0):
+        self.docker, self.user, self.password = docker, user, password
+        self.factory, self.port, self.connect_timeout = factory, port, connect_timeout
+        self._sessions: dict[str, Any] = {}
+
+    def _session(self, container: str) -> Any:
+        if container not in self._sessions:
+            address = self.docker.address(container)
+            client = self.factory()
+            try:
+                client.connect(address, port=self.port, username=self.user, password=self.password,
+                               timeout=self.connect_timeout, allow_agent=False, look_for_keys=False)
+            except Exception as exc:  # paramiko's SSHException, socket errors, auth failures
+                client.close()
+                raise LabError(f"ssh {self.user}@{address} ({container}): {exc}") from exc
+            self._sessions[container] = client
+        return self._sessions[container]
+
+    def run(self, container: str, command: str, *, timeout: float = 20.0) -> Result:
+        """Run one remote command line (the remote login shell parses it: quote with shlex)."""
+        try:
+            client = self._session(container)
+            _, stdout, stderr = client.exec_command(command, timeout=timeout)
+            out, err = _text(stdout.read()), _text(stderr.read())
+            return Result(("ssh", container, command), stdout.channel.recv_exit_status(), out, err)
+        except LabError:
+            raise
+        except Exception as exc:
+            self.close(container)
+            raise LabError(f"ssh to {container}: {command!r} failed: {exc}") from exc
+
+    def probe(self, container: str, command: str, marker: str) -> bool:
+        """Whether the op-mode command answers with `marker` in its output (any error means not yet)."""
+        try:
+            result = self.run(container, f"{VYOS_OP} {command}")
+        except LabError:
+            return False
+        return result.rc == 0 and marker in result.stdout
+
+    def close(self, container: str | None = None) -> None:
+        for name in [container] if container else list(self._sessions):
+            client = self._sessions.pop(name, None)
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:
+                    pass
+
+
+class DryRunSsh:
+    dry_run = True
+
+    def __init__(self, runner: Runner, user: str = "vyos"):
+        self.runner, self.user = runner, user
+
+    def run(self, container: str, command: str, *, timeout: float = 20.0) -> Result:
+        self.runner.note(f"paramiko: ssh {self.user}@<{container} management address> {command}")
+        return Result(("ssh", container, command), 0, "", "")
+
+    def probe(self, container: str, command: str, marker: str) -> bool:
+        self.runner.note(f"paramiko: ssh {self.user}@<{container} management address> "
+                         f"'{VYOS_OP} {command}' until the output shows '{marker}'")
+        return True
+
+    def close(self, container: str | None = None) -> None:
+        pass
