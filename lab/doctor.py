@@ -66,8 +66,8 @@ def _version(argv: Sequence[str]) -> str | None:
         return None
     for line in lines:
         if "version" in line.lower() and re.search(r"\d+\.\d+", line):
-            return line[:100]
-    return lines[0][:100]
+            return line[:100].rstrip()
+    return lines[0][:100].rstrip()
 
 
 def _sysctl(name: str) -> int | None:
