@@ -3,7 +3,13 @@
 No CNI (Calico is installed afterwards), kube-proxy kept, pod and Service
 subnets from the topology; each node's kubelet gets its fabric address as
 node-ip and its labels (rack=...) through a kubeadm patch: InitConfiguration
-for the first control plane, JoinConfiguration for every other node.
+for the first control plane, JoinConfiguration for every other node (with
+`controlPlane` for further control planes, as kubeadm joins those).
+
+Every field is one kind's v1alpha4 API defines (kubernetes-sigs/kind
+pkg/apis/config/v1alpha4/types.go). The patches name no apiVersion: kind then
+applies them to whichever kubeadm API version the node image uses, converting
+the map form of kubeletExtraArgs for kubeadm v1beta4 (pkg/internal/patch).
 """
 
 from __future__ import annotations
