@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from lab.errors import LabError
+from lab.loader import load_topology
 from lab.names import IFNAMSIZ
 from lab.render.clab import RR_IMAGE, clab_topology, host_sidecar_name
 from render_helpers import REFERENCE, TOPOLOGIES, rendered, topology_variant
-from lab.loader import load_topology
 
 # containerlab's published schema (v0.79.0, schemas/clab.schema.json), kept in ../shared/contracts.
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "clab.schema.json"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from lab.loader import load_topology
 from lab.render.kind import kind_config, render_kind
 from render_helpers import REFERENCE, TOPOLOGIES, rendered, topology_variant
-from lab.loader import load_topology
 
 # kind's v1alpha4 config API as a recursive allow-list (kubernetes-sigs/kind
 # pkg/apis/config/v1alpha4/types.go): a dict lists a struct's fields, [x] is a list of x,

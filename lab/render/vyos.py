@@ -40,7 +40,7 @@ from typing import Any, Union
 
 from .. import model as m
 from ..errors import LabError
-from ..fabric import RouterBgp, router_bgp
+from ..fabric import Neighbor, RouterBgp, router_bgp
 
 DEFAULT_USER, DEFAULT_PASSWORD = "vyos", "vyos"
 
@@ -115,7 +115,7 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _neighbor(n) -> Tree:
+def _neighbor(n: Neighbor) -> Tree:
     af: Tree = {}
     if n.rr_client:
         af["route-reflector-client"] = VALUELESS
