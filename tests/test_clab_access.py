@@ -80,7 +80,9 @@ def test_birdc_on_an_external_route_reflector_host():
     topo = load_topology("calico-rr-external")
     access, client, _, _ = make(topo, exec_answer=lambda c, argv: (0, "rr ok", ""))
     assert access.birdc("rr1", "show protocols all") == "rr ok"
-    assert client.execs == [("clab-calico-rr-external-rr1", ("birdc", "show", "protocols", "all"))]
+    access.exec("rr1", ["ip", "-j", "route"])  # the BIRD image has no ip: its network-tools sidecar runs it
+    assert client.execs == [("clab-calico-rr-external-rr1", ("birdc", "show", "protocols", "all")),
+                            ("clab-calico-rr-external-rr1-net", ("ip", "-j", "route"))]
 
 
 def test_errors_name_the_target():

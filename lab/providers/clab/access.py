@@ -14,8 +14,10 @@ Targets and how they are reached:
   users are in the frrvty group). vtysh rather than VyOS op-mode commands
   because the checks parse FRR's output, JSON included, exactly as they do on
   the netns provider; op mode reformats or lacks some of it.
-- an external route-reflector host: docker SDK exec into `clab-<lab>-<host>`,
-  `birdc` there.
+- an external route-reflector host: `birdc` by docker SDK exec in its BIRD
+  container `clab-<lab>-<host>`; other commands in its network-tools sidecar
+  `clab-<lab>-<host>-net`, which shares the BIRD container's network namespace
+  (the BIRD image has no `ip`).
 - a pod of the demo DaemonSet: `kubectl exec` (through the command runner).
 - `birdc(node)` is what `calicoctl node status` reads: `birdcl` on the
   calico-node pod's BIRD socket, through `kubectl exec`.
@@ -36,6 +38,7 @@ from typing import Callable, Sequence
 from ... import model as m
 from ...errors import LabError
 from ...exec import Background, Result
+from ...render.clab import host_sidecar_name
 from ...render.names import server_name
 from ...render.workload import APP
 from ...runner import Runner, checked
@@ -56,6 +59,10 @@ def server_container(topo: m.Topology, node: str) -> str:
 
 def host_container(topo: m.Topology, host: str) -> str:
     return f"clab-{topo.name}-{host}"
+
+
+def host_tools_container(topo: m.Topology, host: str) -> str:
+    return f"clab-{topo.name}-{host_sidecar_name(host)}"
 
 
 class ContainerSpawned:
@@ -90,12 +97,14 @@ class ClabAccess:
         self.nodes = {n.name: server_container(topo, n.name) for n in topo.cluster.nodes}
         self.routers = {r.name: router_container(topo, r.name) for r in topo.routers}
         self.hosts = {h.name: host_container(topo, h.name) for h in topo.hosts}
+        self.host_tools = {h.name: host_tools_container(topo, h.name) for h in topo.hosts}
         self._calico_pods: dict[str, str] = {}
 
     # -- targets -----------------------------------------------------------------------------
 
     def container_of(self, target: str) -> str | None:
-        return self.nodes.get(target) or self.routers.get(target) or self.hosts.get(target)
+        """The container whose network namespace (and tools) commands for target run in."""
+        return self.nodes.get(target) or self.routers.get(target) or self.host_tools.get(target)
 
     def is_pod(self, target: str) -> bool:
         return target.startswith(APP + "-")
