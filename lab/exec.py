@@ -8,6 +8,7 @@ the clab provider. Commands are argument lists, never shell strings.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -82,33 +83,80 @@ def proc_starttime(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def _proc_state(pid: int) -> tuple[str, int] | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[19])
+
+
 def pid_alive(pid: int, starttime: int | None) -> bool:
-    current = proc_starttime(pid)
-    if current is None:
+    """True if `pid` runs (not a zombie) and is the process that started at `starttime`.
+
+    A starttime of None identifies nothing: False.
+    """
+    if starttime is None:
+        return False
+    found = _proc_state(pid)
+    return found is not None and found[0] not in ("Z", "X") and found[1] == starttime
+
+
+def stop_pid(pid: int, starttime: int | None, deadline: float = 5.0, *, reap: bool = True) -> bool:
+    """Stop a process we started, by PID, only if /proc still shows its start time.
+
+    SIGTERM, wait up to `deadline` seconds for it to go, then SIGKILL (and wait up to 2 s).
+    A pidfd pins the process between the identity check and the signals, so a PID recycled
+    in between cannot be hit; the wait wakes as soon as the process exits (the pidfd polls
+    readable) and re-checks /proc. Returns True if it was running and is now gone, False if
+    there was nothing of ours to stop (dead, zombie, PID reused or starttime None).
+    `reap=False` leaves the exit status to the caller's own `Popen.wait()`.
+    """
+    if starttime is None:
         return False
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
         return False
-    return state != "Z" and (starttime is None or current == starttime)
-
-
-def stop_pid(pid: int, starttime: int | None, deadline: float = 5.0) -> bool:
-    """SIGTERM a process we started (only if it is still that process), SIGKILL at the deadline."""
-    if not pid_alive(pid, starttime):
-        return False
-    for sig, wait in ((signal.SIGTERM, deadline), (signal.SIGKILL, 2.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            _reap(pid)
-            if not pid_alive(pid, starttime):
+    except OSError:  # no pidfd support: fall back to kill() right after the check
+        pidfd = None
+    try:
+        if not pid_alive(pid, starttime):
+            return False
+        for sig, wait in ((signal.SIGTERM, deadline), (signal.SIGKILL, 2.0)):
+            try:
+                if pidfd is not None:
+                    signal.pidfd_send_signal(pidfd, sig)
+                else:
+                    os.kill(pid, sig)
+            except ProcessLookupError:
                 return True
-            time.sleep(0.01)
-    return not pid_alive(pid, starttime)
+            if _wait_gone(pid, starttime, pidfd, wait, reap):
+                return True
+        return not pid_alive(pid, starttime)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _wait_gone(pid: int, starttime: int, pidfd: int | None, wait: float, reap: bool) -> bool:
+    poller = None
+    if pidfd is not None:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+    end = time.monotonic() + wait
+    while True:
+        if reap:
+            _reap(pid)
+        if not pid_alive(pid, starttime):
+            return True
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            return False
+        if poller is not None:
+            poller.poll(max(1, int(min(remaining, 0.05) * 1000)))
+        else:
+            time.sleep(min(remaining, 0.01))
 
 
 def _reap(pid: int) -> None:
@@ -139,7 +187,8 @@ class Background:
 
     def stop(self) -> Result:
         if self.proc.poll() is None:
-            stop_pid(self.pid, self.starttime)
+            # Our own Popen reaps it, so the Result carries its real exit status.
+            stop_pid(self.pid, self.starttime, reap=False)
         rc = self.proc.wait(timeout=5)
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return Result(self.argv, rc, text, "")
