@@ -1,11 +1,28 @@
 """The per-lab state file: everything the lab created, written as it is created.
 
-Namespaces are recorded *before* they are created and processes right after
-they start, each write made durable (write, fsync, rename). So whatever moment
-`up` dies at, `teardown` finds every object: it stops recorded processes by PID
-(only if /proc still shows the same start time), then any process still living
-in a recorded namespace (it can only be the lab's), then deletes the namespaces
-(which takes their veths and bridges with them) and the lab's directories.
+The file (e.g. /run/fabriclab/<lab>/state.json) holds `meta` (lab name, topology,
+provider, phase "building"/"up") and `objects`, in creation order:
+
+    {"kind": "netns",   "name": "fl-lab-leaf0"}
+    {"kind": "process", "pid": 1234, "starttime": 567890, "netns": "fl-lab-leaf0",
+                        "argv": ["/usr/lib/frr/zebra", ...], "role": "zebra:leaf0",
+                        "log": "...", "tmpdir": "/var/tmp/frr/zebra.1234"}
+    {"kind": "dir",     "path": "/run/fabriclab/lab"}
+    {"kind": "file",    "path": "..."}
+
+Every `record` is durable when it returns (write a temporary file, fsync, rename,
+fsync the directory). Namespaces are recorded *before* they are created
+(intent), processes right after they start, directories before they are made;
+so whatever moment the builder dies at (kill -9 included), `teardown` finds
+every object. Teardown tolerates objects that do not exist.
+
+`teardown(state)` removes everything in reverse creation order: processes by
+PID only if /proc/PID/stat still shows the recorded start time (SIGTERM, wait
+with a deadline, then SIGKILL), then any process left inside a recorded
+namespace (one started just before a crash, never recorded; only the lab's own
+processes can be in the lab's namespaces), then the namespaces (which takes
+their veths, bridges and routes with them), files and directories, and last
+the state file itself. It is idempotent; a missing state file is a no-op.
 """
 
 from __future__ import annotations
@@ -13,16 +30,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from ...exec import proc_starttime, stop_pid
-from . import netlink
-
-
-IN_FLIGHT_WAIT = 1.0  # seconds; a namespace creation takes milliseconds
+from ...errors import LabError
+from . import netlink, procs
 
 
 class LabState:
@@ -30,7 +42,13 @@ class LabState:
         self.path = Path(path)
         self.data: dict[str, Any] = {"meta": {}, "objects": []}
         if self.path.is_file():
-            self.data = json.loads(self.path.read_text() or '{"meta": {}, "objects": []}')
+            text = self.path.read_text()
+            if text.strip():
+                try:
+                    self.data = json.loads(text)
+                except ValueError as exc:
+                    raise LabError(f"lab state {self.path} is not valid JSON ({exc}): remove the lab's objects "
+                                   f"by hand (ip netns list) and delete the file") from None
 
     @property
     def meta(self) -> dict:
@@ -40,76 +58,156 @@ class LabState:
     def objects(self) -> list[dict]:
         return self.data["objects"]
 
+    def exists(self) -> bool:
+        return self.path.is_file()
+
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w") as f:
             json.dump(self.data, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
+        dirfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dirfd)  # the rename itself survives a crash of the machine too
+        finally:
+            os.close(dirfd)
 
     def set_meta(self, **values) -> None:
         self.meta.update(values)
         self._write()
 
     def record(self, **obj) -> None:
+        """Append one object and make it durable before returning."""
+        if "kind" not in obj:
+            raise ValueError("a state record needs a kind")
         self.objects.append(obj)
         self._write()
 
     def record_netns(self, name: str) -> None:
+        """Call *before* creating the namespace."""
         self.record(kind="netns", name=name)
 
     def record_dir(self, path: str | Path) -> None:
-        self.record(kind="dir", path=str(path))
+        """Call before creating the directory; teardown removes it with its contents."""
+        self.record(kind="dir", path=str(Path(path).resolve()))
 
-    def record_process(self, pid: int, starttime: int | None, netns: str, argv, role: str) -> None:
-        self.record(kind="process", pid=pid, starttime=starttime, netns=netns, argv=list(argv), role=role)
+    def record_file(self, path: str | Path) -> None:
+        self.record(kind="file", path=str(Path(path).resolve()))
+
+    def record_process(self, pid: int, starttime: int | None, netns: str, argv, role: str, **extra) -> None:
+        """Call right after the process started (procs.start does)."""
+        self.record(kind="process", pid=pid, starttime=starttime, netns=netns, argv=list(argv), role=role, **extra)
 
     def processes(self) -> list[dict]:
         return [o for o in self.objects if o["kind"] == "process"]
 
+    def namespaces(self) -> list[str]:
+        return [o["name"] for o in self.objects if o["kind"] == "netns"]
 
-def teardown(state: LabState) -> str:
-    """Remove everything recorded, newest first; missing objects are fine. Returns a summary."""
-    stopped = netns_removed = 0
+
+def _safe_to_remove(path: Path) -> bool:
+    # A state file is ours, but never let a damaged one remove "/" or a top-level directory.
+    return path.is_absolute() and len(path.parts) >= 3 and ".." not in path.parts
+
+
+FRR_TMP = Path("/var/tmp/frr")
+
+
+def _comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _remove_tmpdir(path: str | Path, starttime: int | None) -> None:
+    """FRR's per-process /var/tmp/frr/<daemon>.<pid> (log buffers, `crashlog` if it crashed).
+
+    Removed only if it is not older than the process (a stale directory of an earlier process
+    with the same PID is not ours) and holds no crash log (evidence, left for the user).
+    """
+    p = Path(path)
+    if starttime is None or not _safe_to_remove(p) or not p.is_dir() or (p / "crashlog").exists():
+        return
+    started = _boot_time() + starttime / os.sysconf("SC_CLK_TCK")
+    if p.stat().st_ctime + 2 < started:
+        return
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
+    """Remove everything `state` recorded, newest first; returns a one-line summary.
+
+    `deadline`: seconds each process gets to exit after SIGTERM before SIGKILL. Objects that
+    do not exist any more are skipped. If something cannot be removed, the state file is kept
+    (so teardown can be run again) and LabError lists what is left.
+    """
+    if not isinstance(state, LabState):
+        state = LabState(state)
+    if not state.path.exists():
+        return "nothing to remove (no state file)"
+    stopped = netns_removed = paths_removed = 0
+    problems: list[str] = []
     objects = list(reversed(state.objects))
-    # pyroute2 creates a namespace in a child process, which outlives a kill -9 of `up` and may
-    # finish after we looked. Creation is sequential: only the last recorded one can be in flight.
-    recorded = [o["name"] for o in state.objects if o["kind"] == "netns"]
-    in_flight = None
-    if state.meta.get("phase") != "up" and recorded and not netlink.netns_exists(recorded[-1]):
-        in_flight = recorded[-1]
+
     for obj in objects:
-        if obj["kind"] == "process" and stop_pid(obj["pid"], obj.get("starttime")):
+        if obj["kind"] != "process":
+            continue
+        if procs.stop(obj["pid"], obj.get("starttime"), deadline):
             stopped += 1
+        if procs.pid_alive(obj["pid"], obj.get("starttime")):
+            problems.append(f"process {obj['pid']} ({obj.get('role')}) did not stop")
+        elif obj.get("tmpdir"):
+            _remove_tmpdir(obj["tmpdir"], obj.get("starttime"))
+
     for obj in objects:
         if obj["kind"] != "netns":
             continue
+        name = obj["name"]
         # A process started just before a crash was never recorded; it still lives in our namespace.
-        for pid in _pids_in(obj["name"]):
-            if stop_pid(pid, proc_starttime(pid)):
+        for pid in procs.pids_in_netns(name):
+            started, comm = procs.starttime(pid), _comm(pid)
+            if procs.stop(pid, started, deadline):
                 stopped += 1
-        if netlink.delete_netns(obj["name"]):
-            netns_removed += 1
-    if in_flight:
-        end = time.monotonic() + IN_FLIGHT_WAIT
-        while time.monotonic() < end and not netlink.netns_exists(in_flight):
-            time.sleep(0.02)
-        if netlink.netns_exists(in_flight):
-            for pid in _pids_in(in_flight):
-                stop_pid(pid, proc_starttime(pid))
-            netns_removed += netlink.delete_netns(in_flight)
+                if comm:  # an FRR daemon's /var/tmp/frr/<daemon>.<pid>, if it had one
+                    _remove_tmpdir(f"{FRR_TMP}/{comm}.{pid}", started)
+        try:
+            if netlink.delete_netns(name):
+                netns_removed += 1
+        except OSError as exc:
+            problems.append(f"namespace {name}: {exc}")
+
     for obj in objects:
-        if obj["kind"] == "dir":
-            shutil.rmtree(obj["path"], ignore_errors=True)
-    if state.path.exists():
-        state.path.unlink()
-    return f"{stopped} processes stopped, {netns_removed} namespaces deleted"
+        if obj["kind"] not in ("dir", "file"):
+            continue
+        path = Path(obj["path"])
+        if not _safe_to_remove(path):
+            problems.append(f"refused to remove {path} (not a lab path)")
+            continue
+        if obj["kind"] == "dir" and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            paths_removed += 1
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+            paths_removed += 1
+        if path.exists():
+            problems.append(f"{path} could not be removed")
 
-
-def _pids_in(netns: str) -> list[int]:
-    if not netlink.netns_exists(netns):
-        return []
-    out = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split() if p.isdigit()]
+    summary = f"{stopped} processes stopped, {netns_removed} namespaces deleted, {paths_removed} paths removed"
+    if problems:
+        raise LabError(f"teardown incomplete ({summary}); left: {'; '.join(problems)}; "
+                       f"state kept in {state.path}: run the teardown again")
+    for leftover in (state.path, state.path.with_name(state.path.name + ".tmp")):
+        if leftover.exists():
+            leftover.unlink()
+    return summary
