@@ -37,18 +37,22 @@ def binary(name: str) -> str:
 
 
 def missing_message(names: list[str]) -> str:
+    """One sentence: what is missing, where we looked, the apt-get line that fixes it."""
     packages = sorted({PACKAGES.get(n, n) for n in names})
-    return (f"{', '.join(names)} not found (looked in PATH and {', '.join(SEARCH_DIRS[:2])}): "
-            f"install with `apt-get install -y {' '.join(packages)}` (or run `bash .ci/setup`)")
+    pronoun = "it" if len(names) == 1 else "them"
+    return (f"{', '.join(names)} not found (looked in {', '.join(SEARCH_DIRS[:2])}, PATH): "
+            f"install {pronoun} with `apt-get install -y {' '.join(packages)}`")
 
 
 def require_binaries(names) -> None:
+    """EnvironmentProblem naming every missing binary and the Debian/Ubuntu packages to install."""
     missing = [n for n in names if find_binary(n) is None]
     if missing:
         raise EnvironmentProblem(missing_message(missing))
 
 
 def require_root() -> None:
+    """EnvironmentProblem unless running as root (namespaces, veths and daemons need it)."""
     if os.geteuid() != 0:
         raise EnvironmentProblem("the netns provider creates network namespaces and must run as root: "
                                  "run it with sudo (e.g. `sudo .venv/bin/invoke lab.up`)")

@@ -1,125 +1,240 @@
-"""FRR and BIRD instances inside lab namespaces.
+"""FRR and BIRD instances inside lab namespaces (ipmininet style: one small class per daemon).
 
-Each daemon class owns its files in its work directory, checks its config
-before starting (the daemon's own dry run, message shown as the daemon says it),
-starts in the foreground inside the namespace (so the PID we record is the
-daemon's), and has a readiness probe (its control socket answers) polled until
-a deadline. Nothing sleeps for a fixed time.
+Each class owns its files in its work directory, checks its configuration with
+the daemon's own dry run before anything starts (the daemon's message goes into
+the DaemonError), starts the daemon in the foreground inside the namespace (so
+the PID recorded in the lab state is the daemon's), and has a readiness probe
+(its control socket answers) polled every 20 ms until a deadline. Nothing sleeps
+for a fixed time; a daemon that dies while we wait fails at once with the tail
+of its log.
+
+Deadlines (`deadline=`) are absolute `time.monotonic()` values.
+
+FRR 8.4 facts this relies on (verified on Debian 12, FRR 8.4.4):
+- zebra and bgpd refuse to run as root (`privs_init ... frrvty`): they start as
+  root and drop to user frr, which must own the work directory (config files,
+  pid files and sockets live there).
+- Per instance: `-f CONF -i PIDFILE -z WORKDIR/zserv.api --vty_socket WORKDIR
+  -P 0` (no TCP vty); no `-d` (foreground). No `-N` pathspace and no `-M`
+  module are needed once every path is given; nothing is written under
+  /var/run/frr or /etc/frr. `--log stdout --log-level informational` sends the
+  log to our log file (without it a foreground daemon prints warnings only).
+- Every FRR process creates /var/tmp/frr/<daemon>.<pid>/ (log buffers, crash
+  log; path fixed at compile time). A clean exit (SIGTERM) removes it; a dry
+  run or SIGKILL leaves it: dry runs remove theirs here, daemons record theirs
+  (`tmpdir`) in the lab state and teardown removes it.
+- `zebra -C` / `bgpd -C` (dry run) exit 0 even on unknown commands: what they
+  print is the verdict (e.g. "No such command on config line 4: neighbr ...").
+  `vtysh -C -f FILE` exits 2 on errors but accepts any daemon's commands in any
+  file, so the per-daemon dry run is the authority.
+- zebra 8.4 spells the nexthop-group switch `no zebra nexthop kernel enable`
+  (accepted by `zebra -C`, shown in `show running-config`; `zebra nexthop
+  kernel disable` is "No such command"). With it, routes go to the kernel with
+  inline next hops (`ip nexthop show` stays empty), so a link flap cannot leave a
+  kernel nexthop group without its ECMP member.
+- eBGP in 8.4 exchanges nothing without `no bgp ebgp-requires-policy` (or a
+  policy).
+- vtysh reaches one instance with `vtysh --vty_socket WORKDIR -c ...` from the
+  host namespace (unix sockets); ~50 ms per call.
+BIRD 1.6.8 facts:
+- `bird -p -c CONF` parses only and exits non-zero with "CONF:LINE:COL message".
+- `bird -f -c CONF -s SOCK -P PIDFILE` runs in the foreground; `birdc -s SOCK`
+  works from the host namespace (the socket is a file on the host's file system).
+- `birdc configure` answers "Reconfigured" (or "Reconfiguration in progress");
+  a config it cannot parse leaves the old one running and says so.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 from ...errors import DaemonError
-from ...exec import proc_starttime, run_argv
+from ...exec import Result, run_argv
 from ...preflight import binary
+from . import procs
 from .state import LabState
 
 POLL = 0.02
-# Lines FRR prints on every start in a namespace without MPLS; not about the config.
-FRR_BENIGN = ("Disabling MPLS support",)
-
-
-def _start(state: LabState, netns: str, argv: list[str], log: Path, role: str) -> int:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(["ip", "netns", "exec", netns, *argv], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    # `ip netns exec` execs the daemon: this PID is the daemon's.
-    state.record_process(proc.pid, proc_starttime(proc.pid), netns, argv, role)
-    return proc.pid
+FRR_TMP = Path("/var/tmp/frr")
+# Lines a dry run prints that are not about the config: no MPLS in a namespace; bgpd trying to
+# register a `network` (import-check) with a zebra that a dry run never has; a stale
+# /var/tmp/frr/<daemon>.<pid> (left by an earlier FRR process that had the same PID).
+FRR_BENIGN = ("Disabling MPLS support", "zclient_send_message() failed", 'failed to mkdir "/var/tmp/frr/',
+              "crashlog and per-thread log buffering unavailable")
+FRR_LOG_LEVEL = "informational"
 
 
 def _tail(path: Path, lines: int = 8) -> str:
     try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+        text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return "(no log)"
+    return " | ".join(text[-lines:]) or "(log empty)"
 
 
-def _wait(probe, deadline: float, what: str, log: Path) -> None:
+def _wait(probe: Callable[[], bool], deadline: float, what: str, log: Path,
+          running: Callable[[], list[procs.Proc]] = lambda: []) -> None:
+    """Poll `probe` every POLL seconds until it is true; fail at `deadline` or as soon as a
+    process in `running()` has died."""
     while True:
         if probe():
             return
+        dead = [p for p in running() if not p.alive()]
+        if dead:
+            raise DaemonError(f"{what}: {', '.join(p.role for p in dead)} exited while starting; "
+                              f"log {dead[0].log}: {_tail(dead[0].log)}")
         if time.monotonic() >= deadline:
             raise DaemonError(f"{what} did not become ready in time; log {log}: {_tail(log)}")
         time.sleep(POLL)
 
 
+def _default_deadline(deadline: float | None, seconds: float = 10.0) -> float:
+    return time.monotonic() + seconds if deadline is None else deadline
+
+
 class FrrRouter:
     """zebra + bgpd of one router, isolated by their own config, pid files and sockets."""
 
-    def __init__(self, name: str, netns: str, workdir: Path, zebra_conf: str, bgpd_conf: str):
+    DAEMONS = ("zebra", "bgpd")
+
+    def __init__(self, name: str, netns: str, workdir: str | Path, zebra_conf: str, bgpd_conf: str):
         self.name, self.netns, self.workdir = name, netns, Path(workdir)
         self.confs = {"zebra": zebra_conf, "bgpd": bgpd_conf}
+        self.procs: dict[str, procs.Proc] = {}
+
+    # -- paths ---------------------------------------------------------------------------
 
     @property
     def vty_dir(self) -> Path:
+        """Directory of the vty sockets (zebra.vty, bgpd.vty): `vtysh --vty_socket` takes it."""
         return self.workdir
 
     @property
     def zserv(self) -> Path:
         return self.workdir / "zserv.api"
 
+    def conf_path(self, daemon: str) -> Path:
+        return self.workdir / f"{daemon}.conf"
+
+    def log_path(self, daemon: str) -> Path:
+        return self.workdir / f"{daemon}.log"
+
+    # -- files and commands --------------------------------------------------------------
+
     def _prepare(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for daemon, text in self.confs.items():
-            (self.workdir / f"{daemon}.conf").write_text(text)
-            (self.workdir / f"{daemon}.conf").chmod(0o644)
+            self.conf_path(daemon).write_text(text)
+            self.conf_path(daemon).chmod(0o644)
         # FRR refuses to run as root and drops to user frr: it must own its directory.
         shutil.chown(self.workdir, "frr", "frr")
         self.workdir.chmod(0o755)
 
-    def _argv(self, daemon: str, dry_run: bool = False) -> list[str]:
-        argv = [binary(daemon), "-f", str(self.workdir / f"{daemon}.conf"), "-i", str(self.workdir / f"{daemon}.pid"),
-                "-z", str(self.zserv), "--vty_socket", str(self.workdir), "-P", "0"]
+    def argv(self, daemon: str, dry_run: bool = False) -> list[str]:
+        argv = [binary(daemon), "-f", str(self.conf_path(daemon)), "-i", str(self.workdir / f"{daemon}.pid"),
+                "-z", str(self.zserv), "--vty_socket", str(self.vty_dir), "-P", "0"]
         if dry_run:
             argv.append("-C")
-        elif daemon == "bgpd":
-            argv += ["--log", "stdout"]
+        else:
+            argv += ["--log", "stdout", "--log-level", FRR_LOG_LEVEL]
         return argv
 
+    # -- lifecycle -----------------------------------------------------------------------
+
     def check(self) -> None:
+        """Each daemon's own dry run of its config; DaemonError quotes what the daemon said."""
         self._prepare()
-        for daemon in self.confs:
-            result = run_argv(self._argv(daemon, dry_run=True), timeout=30)
+        for daemon in self.DAEMONS:
+            argv = self.argv(daemon, dry_run=True)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                out, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            finally:
+                _remove_dry_run_tmpdir(daemon, proc.pid)
+            text = out.decode(errors="replace")
             # FRR's dry run exits 0 on unknown commands: what it prints is the verdict.
-            complaints = [line for line in (result.stdout + result.stderr).splitlines()
+            complaints = [line.strip() for line in text.splitlines()
                           if line.strip() and not any(b in line for b in FRR_BENIGN)]
-            if result.rc != 0 or complaints:
+            if proc.returncode != 0 or complaints:
                 raise DaemonError(f"{daemon} of {self.name} refuses its configuration: "
-                                  f"{'; '.join(complaints[:3]) or f'exit code {result.rc}'}")
+                                  f"{'; '.join(complaints[:3]) or f'exit code {proc.returncode}'}")
 
-    def start(self, state: LabState, deadline: float) -> None:
+    def start(self, state: LabState, deadline: float | None = None) -> None:
+        """Start zebra, wait for its zserv socket, start bgpd (bgpd would otherwise retry its
+        zebra connection seconds later). Both are recorded in `state` as they start."""
+        deadline = _default_deadline(deadline)
         self._prepare()
-        log = self.workdir / "zebra.log"
-        _start(state, self.netns, self._argv("zebra"), log, f"zebra:{self.name}")
-        # bgpd would retry its zebra connection later; starting it once zebra listens avoids the wait.
-        _wait(lambda: self.zserv.exists(), deadline, f"zebra of {self.name}", log)
-        _start(state, self.netns, self._argv("bgpd"), self.workdir / "bgpd.log", f"bgpd:{self.name}")
+        self._start("zebra", state)
+        _wait(self.zserv.exists, deadline, f"zebra of {self.name}", self.log_path("zebra"),
+              lambda: list(self.procs.values()))
+        self._start("bgpd", state)
 
-    def wait_ready(self, deadline: float) -> None:
+    def _start(self, daemon: str, state: LabState) -> None:
+        argv = self.argv(daemon)
+        proc = procs.start(state, self.netns, argv, log_path=self.log_path(daemon), role=f"{daemon}:{self.name}",
+                           extra={"tmpdir": f"{FRR_TMP}/{daemon}.{{pid}}"})
+        self.procs[daemon] = proc
+
+    def wait_ready(self, deadline: float | None = None) -> None:
+        """Until both vty sockets exist and vtysh gets an answer from zebra and bgpd."""
+        deadline = _default_deadline(deadline)
+
         def answers() -> bool:
-            if not ((self.workdir / "zebra.vty").exists() and (self.workdir / "bgpd.vty").exists()):
+            if not all((self.vty_dir / f"{d}.vty").exists() for d in self.DAEMONS):
                 return False
-            return run_argv(self.vtysh_argv("show bgp summary json"), timeout=5).ok
-        _wait(answers, deadline, f"FRR of {self.name}", self.workdir / "bgpd.log")
+            result = run_argv(self.vtysh_argv("show daemons"), timeout=5)
+            return result.ok and set(self.DAEMONS) <= set(result.stdout.split())
+
+        _wait(answers, deadline, f"FRR of {self.name}", self.log_path("bgpd"), lambda: list(self.procs.values()))
+
+    def stop(self, deadline: float = 5.0) -> None:
+        for daemon in reversed(self.DAEMONS):
+            proc = self.procs.pop(daemon, None)
+            if proc is not None:
+                proc.stop(deadline)
+
+    # -- CLI -----------------------------------------------------------------------------
 
     def vtysh_argv(self, *commands: str) -> list[str]:
-        argv = ["vtysh", "--vty_socket", str(self.workdir)]
+        """The vtysh command line for this instance (runs in the host namespace or inside)."""
+        argv = [binary("vtysh"), "--vty_socket", str(self.vty_dir)]
         for command in commands:
             argv += ["-c", command]
         return argv
+
+    def vtysh(self, *commands: str, timeout: float = 10.0) -> str:
+        result = run_argv(self.vtysh_argv(*commands), timeout=timeout)
+        if not result.ok:
+            raise DaemonError(f"vtysh of {self.name} failed (rc {result.rc}) on {commands!r}: "
+                              f"{(result.stderr or result.stdout).strip()[:300]}")
+        return result.stdout
+
+
+def _remove_dry_run_tmpdir(daemon: str, pid: int) -> None:
+    path = FRR_TMP / f"{daemon}.{pid}"
+    try:
+        for child in path.iterdir():
+            if child.name.startswith("logbuf."):
+                child.unlink()
+        path.rmdir()  # only if empty: never removes anything else
+    except OSError:
+        pass
 
 
 class BirdNode:
     """BIRD 1.x of one Calico node or route-reflector host."""
 
-    def __init__(self, name: str, netns: str, workdir: Path, config: str):
+    def __init__(self, name: str, netns: str, workdir: str | Path, config: str):
         self.name, self.netns, self.workdir, self.config = name, netns, Path(workdir), config
+        self.proc: procs.Proc | None = None
 
     @property
     def socket(self) -> Path:
@@ -128,6 +243,10 @@ class BirdNode:
     @property
     def conf_path(self) -> Path:
         return self.workdir / "bird.conf"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "bird.log"
 
     def _write(self, config: str, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,28 +259,52 @@ class BirdNode:
                               f"{(result.stderr or result.stdout).strip()[:400]}")
 
     def check(self) -> None:
+        """`bird -p -c CONF` (parse only); DaemonError quotes BIRD's message."""
         self._write(self.config, self.conf_path)
         self._check(self.conf_path)
 
+    def argv(self) -> list[str]:
+        return [binary("bird"), "-f", "-c", str(self.conf_path), "-s", str(self.socket),
+                "-P", str(self.workdir / "bird.pid")]
+
     def start(self, state: LabState) -> None:
         self._write(self.config, self.conf_path)
-        argv = [binary("bird"), "-f", "-c", str(self.conf_path), "-s", str(self.socket), "-P", str(self.workdir / "bird.pid")]
-        _start(state, self.netns, argv, self.workdir / "bird.log", f"bird:{self.name}")
+        self.proc = procs.start(state, self.netns, self.argv(), log_path=self.log_path, role=f"bird:{self.name}")
 
-    def wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float | None = None) -> None:
+        """Until `birdc show status` answers through the control socket."""
+        deadline = _default_deadline(deadline)
         _wait(lambda: self.socket.exists() and self.birdc_result("show status").ok, deadline,
-              f"BIRD of {self.name}", self.workdir / "bird.log")
+              f"BIRD of {self.name}", self.log_path, lambda: [self.proc] if self.proc else [])
 
-    def birdc_result(self, command: str):
-        return run_argv(["birdc", "-s", str(self.socket), *command.split()], timeout=10)
+    def stop(self, deadline: float = 5.0) -> None:
+        if self.proc is not None:
+            self.proc.stop(deadline)
+            self.proc = None
 
-    def reload(self, config: str) -> None:
-        """Check the new config, then make the running BIRD load it (`birdc configure`)."""
-        candidate = self.workdir / "bird.conf.new"
-        self._write(config, candidate)
-        self._check(candidate)
-        candidate.replace(self.conf_path)
-        self.config = config
-        result = self.birdc_result("configure")
-        if not result.ok or "configur" not in result.stdout.lower() or "failed" in result.stdout.lower():
-            raise DaemonError(f"BIRD of {self.name} did not reload: {result.stdout.strip()[:300]}")
+    def birdc_argv(self, command: str) -> list[str]:
+        return [binary("birdc"), "-s", str(self.socket), *command.split()]
+
+    def birdc_result(self, command: str, timeout: float = 10.0) -> Result:
+        return run_argv(self.birdc_argv(command), timeout=timeout)
+
+    def birdc(self, command: str, timeout: float = 10.0) -> str:
+        """One birdc command through the control socket (from the host namespace)."""
+        result = self.birdc_result(command, timeout)
+        if not result.ok:
+            raise DaemonError(f"birdc of {self.name} failed (rc {result.rc}) on {command!r}: "
+                              f"{(result.stderr or result.stdout).strip()[:300]}")
+        return result.stdout
+
+    def reload(self, config: str | None = None) -> None:
+        """Check the new config (if given) with `bird -p`, then `birdc configure` and require
+        BIRD to say it reconfigured."""
+        if config is not None:
+            candidate = self.workdir / "bird.conf.new"
+            self._write(config, candidate)
+            self._check(candidate)
+            candidate.replace(self.conf_path)
+            self.config = config
+        out = self.birdc("configure")
+        if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
+            raise DaemonError(f"BIRD of {self.name} did not reconfigure: {out.strip()[:300]}")
