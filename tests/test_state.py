@@ -1,0 +1,130 @@
+"""The lab state file and teardown, without namespaces (no root needed).
+
+Namespace and daemon records are covered on real objects in test_netns_primitives.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.errors import LabError
+from lab.exec import proc_starttime
+from lab.providers.netns import state as state_mod
+from lab.providers.netns.state import LabState, teardown
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_records_are_durable_and_in_creation_order(tmp_path):
+    path = tmp_path / "lab" / "state.json"
+    state = LabState(path)
+    state.set_meta(lab="x", provider="netns", phase="building")
+    state.record_dir(tmp_path / "lab" / "run")
+    state.record_netns("flprim-x-r1")
+    state.record_process(123, 456, "flprim-x-r1", ["/usr/sbin/bird", "-f"], "bird:n1", log="/tmp/l")
+    state.record_file(tmp_path / "f")
+    again = LabState(path)
+    assert again.meta == {"lab": "x", "provider": "netns", "phase": "building"}
+    assert [o["kind"] for o in again.objects] == ["dir", "netns", "process", "file"]
+    assert again.processes() == [{"kind": "process", "pid": 123, "starttime": 456, "netns": "flprim-x-r1",
+                                  "argv": ["/usr/sbin/bird", "-f"], "role": "bird:n1", "log": "/tmp/l"}]
+    assert again.namespaces() == ["flprim-x-r1"]
+    assert sorted(os.listdir(path.parent)) == ["state.json"]  # no temporary file left
+    with pytest.raises(ValueError):
+        state.record(name="no kind")
+
+
+def test_a_kill_minus_nine_right_after_a_record_leaves_a_complete_file(tmp_path):
+    path = tmp_path / "state.json"
+    code = (f"import os, signal, sys; sys.path.insert(0, {str(REPO)!r})\n"
+            "from lab.providers.netns.state import LabState\n"
+            f"s = LabState({str(path)!r})\n"
+            "for i in range(50):\n"
+            "    s.record(kind='file', path=f'/tmp/flprim-none/{i}')\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert len(json.loads(path.read_text())["objects"]) == 50
+
+
+def test_teardown_of_a_missing_state_is_a_noop(tmp_path):
+    assert teardown(tmp_path / "absent" / "state.json") == "nothing to remove (no state file)"
+    assert not (tmp_path / "absent").exists()
+    empty = LabState(tmp_path / "absent" / "state.json")
+    assert empty.meta == {} and empty.objects == [] and not empty.exists()
+
+
+def test_teardown_removes_files_and_dirs_then_the_state_and_is_idempotent(tmp_path):
+    run = tmp_path / "run"
+    state = LabState(run / "state.json")
+    state.record_dir(run)
+    (run / "daemon").mkdir()
+    (run / "daemon" / "log").write_text("x")
+    outside = tmp_path / "outside.conf"
+    state.record_file(outside)
+    outside.write_text("y")
+    state.record_file(tmp_path / "never-created")
+    state.record_netns("flprim-test-never-created")  # recorded intent, never created: tolerated
+    (run / "state.json.tmp").write_text("{partial")  # as if killed between write and rename
+    summary = teardown(state)
+    assert summary == "0 processes stopped, 0 namespaces deleted, 2 paths removed"
+    assert not run.exists() and not outside.exists()
+    assert teardown(LabState(run / "state.json")) == "nothing to remove (no state file)"
+
+
+def test_teardown_signals_a_recorded_pid_only_if_its_starttime_matches(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        started = proc_starttime(sleeper.pid)
+        state = LabState(tmp_path / "state.json")
+        state.record_process(sleeper.pid, started + 7, "flprim-x", ["sleep", "30"], "sleep")
+        state.record_process(sleeper.pid, None, "flprim-x", ["sleep", "30"], "sleep")
+        assert teardown(state).startswith("0 processes stopped")
+        assert sleeper.poll() is None, "a PID whose start time differs must not be signalled"
+        state = LabState(tmp_path / "state.json")
+        state.record_process(sleeper.pid, started, "flprim-x", ["sleep", "30"], "sleep")
+        t0 = time.monotonic()
+        assert teardown(state).startswith("1 processes stopped")
+        assert time.monotonic() - t0 < 1  # woken by the exit, no SIGKILL needed
+        assert proc_starttime(sleeper.pid) is None  # gone and reaped (teardown reaps its children)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_teardown_refuses_top_level_paths_and_keeps_the_state(tmp_path):
+    state = LabState(tmp_path / "state.json")
+    state.record_dir("/")
+    state.record_dir("/tmp")
+    with pytest.raises(LabError, match=r"refused to remove /tmp .*refused to remove / .*state kept"):
+        teardown(state)
+    assert (tmp_path / "state.json").exists() and Path("/tmp").is_dir()
+
+
+def test_a_damaged_state_file_is_a_clear_error(tmp_path):
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(LabError, match="is not valid JSON"):
+        LabState(tmp_path / "state.json")
+
+
+def test_frr_tmpdir_removed_only_if_not_older_than_its_process(tmp_path):
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = state_mod._boot_time()
+    now_ticks = int((time.time() - boot) * ticks)
+    young, stale, crashed = (tmp_path / d for d in ("zebra.1", "zebra.2", "bgpd.3"))
+    for d in (young, stale, crashed):
+        d.mkdir()
+        (d / "logbuf.1").write_text("")
+    (crashed / "crashlog").write_text("boom")
+    state_mod._remove_tmpdir(young, now_ticks - 10 * ticks)  # process older than the dir: its own
+    state_mod._remove_tmpdir(stale, now_ticks + 10 * ticks)  # dir older than the process: not its
+    state_mod._remove_tmpdir(crashed, now_ticks - 10 * ticks)
+    assert not young.exists() and stale.exists() and crashed.exists()
