@@ -3,38 +3,45 @@
 Every function takes the name of a namespace the lab created and acts inside it
 only. Nothing here reads a topology: the provider says what to create.
 
-How it is done, and why (figures from `python bench/primitives.py`, 2 cores,
-kernel 6.x, pyroute2 0.9.7; medians):
+How it is done, and why. Figures: `sudo .venv/bin/python bench/primitives.py`
+(2 cores, kernel 6.18, pyroute2 0.9.7, medians of 10):
 
 - Namespaces are created in-process: the calling *thread* does
   unshare(CLONE_NEWNET), bind-mounts /proc/thread-self/ns/net onto
-  /run/netns/NAME (what `ip netns add` does) and setns()es back: ~0.5 ms.
-  pyroute2's `netns.create` forks a helper for the same job: ~3.5 ms, and its
-  helper can outlive a kill -9 of the caller and finish the namespace after
-  teardown looked (so nothing here forks).
+  /run/netns/NAME (what `ip netns add` does) and setns()es back; with the
+  namespace's handle and `lo` up: ~2.2-3.5 ms (unshare 0.5, handle 0.85, lo up
+  0.7). pyroute2's `netns.create` forks a helper for the bare namespace:
+  ~3.5-8 ms, and that helper can outlive a kill -9 of the caller and finish the
+  namespace after teardown looked. Nothing here forks.
 - One netlink handle per namespace, opened once and reused: `IPRoute(groups=0)`
-  created while this thread is inside the namespace (the socket belongs to the
-  namespace it was created in) costs ~0.8 ms; `NetNS(name)` /
-  `IPRoute(netns=name)` fork a child to make the socket: ~4.8 ms each. (Beware:
-  both default to flags=O_CREAT and would silently *create* a missing
-  namespace.) groups=0: the handle does not subscribe to link/route events it
-  would have to read and drop. A request on an open handle costs ~0.5 ms
-  (pyroute2 0.9 runs each through an asyncio loop), a veth pair ~1.5 ms.
-- Interface indexes are looked up once per (namespace, name) and cached; the
-  cache entry goes with the interface or namespace we delete.
+  created while this thread is inside the namespace (a netlink socket belongs
+  to the namespace it is created in): ~0.86 ms. `NetNS(name)` /
+  `IPRoute(netns=name)` fork a child to make the socket: ~8.7 ms each (and both
+  default to flags=O_CREAT: they silently *create* a missing namespace).
+  groups=0: the handle does not subscribe to events it would have to read and
+  drop. A request on an open handle costs 0.5-0.8 ms (pyroute2 0.9 runs each
+  through an asyncio loop), a veth pair ~1.5 ms.
+- Interface indexes are cached per (namespace, name): a lookup costs a request.
 - A veth pair is created from inside namespace A with the peer's
   IFLA_NET_NS_FD pointing at namespace B: the kernel creates each end directly
-  in its namespace, so both ends can be called eth1 and no interface ever
-  exists in the host namespace, not even for a moment.
+  in its namespace, so both ends can be called eth1 and no interface exists in
+  the host namespace, not even for a moment (the tests watch the host's link
+  events while building).
+- The A end gets an explicit index >= 1000 so the ends never share one (see
+  `add_veth`): with equal indexes a veth into a bridge passes traffic ~1 s late.
+- `up=True` creates interfaces up (veth peer brought up by name right after):
+  the reference shape below builds in ~160 ms that way against ~245 ms when
+  everything is created down and `set_all_up` dumps each namespace.
 - Sysctls are written to /proc/sys while this thread is inside the namespace
-  (/proc/sys/net follows the opener's network namespace): ~0.03 ms each. Only
-  per-namespace keys (net.ipv4/net.ipv6 conf, neigh and a few more, see
-  `NETNS_SYSCTLS`) are accepted, and every entry into a namespace verifies the
-  thread really left the namespace it came from, so a sysctl can never land on
-  the host.
-- The reference lab's shape (14 namespaces, 20 veth pairs, 2 bridges, ~30
-  addresses, ~25 routes, sysctls) builds in ~0.10 s and is deleted in ~0.01 s
-  (the kernel frees the namespaces in the background).
+  (/proc/sys/net follows the opener's network namespace): 4 keys ~0.3 ms. Only
+  per-namespace keys are accepted (see `_sysctl_path`), and every entry into a
+  namespace verifies the thread really left the namespace it came from, so a
+  sysctl meant for the lab can never land on the host.
+- The reference lab's shape (4 router, 2 bridge, 4 node, 4 pod namespaces, 14
+  veth pairs, 2 bridges, 22 addresses, 16 routes, sysctls, each namespace
+  recorded durably in a LabState first) is built in ~160 ms; the first pings
+  across a veth and a bridge answer ~5-10 ms later; deleting its 14 namespaces
+  takes ~4 ms (the kernel frees them in the background).
 
 Not thread-safe: call from one thread (the handles and the namespace switching
 are per thread, and pyroute2 sync handles are bound to their creator's loop).
@@ -275,15 +282,21 @@ def _forget(ns: str, ifname: str) -> None:
 # -- links -------------------------------------------------------------------------------
 
 def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str, *, mac_a: str | None = None,
-             mac_b: str | None = None, mtu: int | None = None) -> None:
-    """A veth pair: `if_a` in `ns_a`, `if_b` in `ns_b` (each created directly there), both down.
+             mac_b: str | None = None, mtu: int | None = None, up: bool = False) -> None:
+    """A veth pair: `if_a` in `ns_a`, `if_b` in `ns_b` (each created directly there).
 
-    The `ns_a` end gets an explicit interface index from a high range (see `_high_index`), so
-    the two ends never share an index: the kernel's linkwatch treats a carrier change of a
-    stacked device whose own index equals its peer's (`ifindex == iflink`, which two fresh
-    namespaces produce all the time: both ends are index 2) as non-urgent and applies it up to
-    1 s late, and until then the interface's qdisc drops every packet. Measured: carrier and
-    first ping ~1000 ms after `up` with equal indexes, ~10 ms with different ones.
+    Both ends are down unless `up`: then `if_a` is created up and `if_b` brought up by name
+    right after (2 requests instead of the 2 lookups + 2 requests a later `set_all_up` costs).
+
+    The `ns_a` end gets an explicit interface index from a high range (`_high_index`), so the
+    two ends never share an index. The kernel's linkwatch treats a state change of a stacked
+    device whose index equals its peer's (ifindex == iflink, which two fresh namespaces give
+    all the time: both ends are index 2) as non-urgent and applies it at most once a second;
+    until then that end is not "running" (operstate DOWN): a bridge does not forward on it,
+    the bridge has no carrier, routing daemons see the link down. Measured (bench): a veth
+    into a bridge with an address answers its first ping ~1030 ms after being brought up with
+    equal indexes, ~9 ms with different ones. (Reading the interface with RTM_GETLINK makes
+    the kernel apply its pending event at once, which hides the delay from anyone polling.)
     """
     check_ifname(if_a), check_ifname(if_b)
     peer: dict = {"ifname": if_b}
@@ -294,6 +307,8 @@ def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str, *, mac_a: str | None = 
         peer["address"] = _check_mac(mac_b)
     if mtu:
         spec["mtu"] = peer["mtu"] = int(mtu)
+    if up:
+        spec["state"] = "up"
     h = handle(ns_a)
     fd = None
     if ns_b != ns_a:
@@ -313,6 +328,8 @@ def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str, *, mac_a: str | None = 
             os.close(fd)
     if spec["index"]:
         _indexes[(ns_a, if_a)] = spec["index"]
+    if up:
+        handle(ns_b).link("set", ifname=if_b, state="up")
 
 
 HIGH_INDEX = 1000  # automatic indexes in a lab namespace stay far below this
@@ -328,9 +345,11 @@ def _high_index(ns: str, refresh: bool = False) -> int:
     return found
 
 
-def add_bridge(ns: str, name: str, ports: Iterable[str] = (), *, mac: str | None = None) -> None:
+def add_bridge(ns: str, name: str, ports: Iterable[str] = (), *, mac: str | None = None, up: bool = False) -> None:
     """A Linux bridge (STP off: ports forward at once) inside `ns`, with `ports` enslaved."""
     spec: dict = {"ifname": check_ifname(name), "kind": "bridge"}
+    if up:
+        spec["state"] = "up"
     if mac:
         spec["address"] = _check_mac(mac)
     handle(ns).link("add", **spec)
@@ -366,9 +385,12 @@ def set_mac(ns: str, ifname: str, mac: str) -> None:
 
 
 def link_info(ns: str, ifname: str) -> dict:
-    """State of one interface: {'up': bool, 'carrier': bool, 'mac': str, 'master': int|None}."""
+    """State of one interface: up (admin), carrier, operstate ('UP' once the kernel's linkwatch
+    has processed the carrier change: only then does the interface pass traffic), mac, master
+    (index) and mtu."""
     (link,) = handle(ns).link("get", index=index(ns, ifname))
     return {"up": bool(link["flags"] & 1), "carrier": link.get_attr("IFLA_CARRIER") == 1,
+            "operstate": link.get_attr("IFLA_OPERSTATE"),
             "mac": link.get_attr("IFLA_ADDRESS"), "master": link.get_attr("IFLA_MASTER"),
             "mtu": link.get_attr("IFLA_MTU")}
 
