@@ -35,7 +35,8 @@ FRR 8.4 facts this relies on (verified on Debian 12, FRR 8.4.4):
 - eBGP in 8.4 exchanges nothing without `no bgp ebgp-requires-policy` (or a
   policy).
 - vtysh reaches one instance with `vtysh --vty_socket WORKDIR -c ...` from the
-  host namespace (unix sockets); ~50 ms per call.
+  host namespace (unix sockets); ~50 ms per call. Speaking vtysh's protocol on a
+  daemon's own socket (`vty_command`) takes ~0.5 ms: readiness polls that way.
 BIRD 1.6.8 facts:
 - `bird -p -c CONF` parses only and exits non-zero with "CONF:LINE:COL message".
 - `bird -f -c CONF -s SOCK -P PIDFILE` runs in the foreground; `birdc -s SOCK`
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -169,10 +171,21 @@ class FrrRouter:
 
     def start(self, state: LabState, deadline: float | None = None) -> None:
         """Start zebra, wait for its zserv socket, start bgpd (bgpd would otherwise retry its
-        zebra connection seconds later). Both are recorded in `state` as they start."""
-        deadline = _default_deadline(deadline)
+        zebra connection seconds later). Both are recorded in `state` as they start.
+
+        For many routers, `start_zebra` on all of them, then `start_bgpd` on all, overlaps
+        the zebras' start-ups (~45 ms each) instead of waiting for each in turn.
+        """
+        self.start_zebra(state)
+        self.start_bgpd(state, deadline)
+
+    def start_zebra(self, state: LabState) -> None:
         self._prepare()
         self._start("zebra", state)
+
+    def start_bgpd(self, state: LabState, deadline: float | None = None) -> None:
+        """Wait until zebra listens on zserv (fails at once if zebra died), then start bgpd."""
+        deadline = _default_deadline(deadline)
         _wait(self.zserv.exists, deadline, f"zebra of {self.name}", self.log_path("zebra"),
               lambda: list(self.procs.values()))
         self._start("bgpd", state)
@@ -184,14 +197,18 @@ class FrrRouter:
         self.procs[daemon] = proc
 
     def wait_ready(self, deadline: float | None = None) -> None:
-        """Until both vty sockets exist and vtysh gets an answer from zebra and bgpd."""
+        """Until zebra and bgpd each answer `show version` on their vty socket."""
         deadline = _default_deadline(deadline)
 
         def answers() -> bool:
-            if not all((self.vty_dir / f"{d}.vty").exists() for d in self.DAEMONS):
-                return False
-            result = run_argv(self.vtysh_argv("show daemons"), timeout=5)
-            return result.ok and set(self.DAEMONS) <= set(result.stdout.split())
+            for daemon in self.DAEMONS:
+                try:
+                    status, _ = vty_command(self.vty_dir / f"{daemon}.vty", "show version", timeout=2)
+                except OSError:
+                    return False
+                if status != 0:
+                    return False
+            return True
 
         _wait(answers, deadline, f"FRR of {self.name}", self.log_path("bgpd"), lambda: list(self.procs.values()))
 
@@ -210,12 +227,44 @@ class FrrRouter:
             argv += ["-c", command]
         return argv
 
+    def vty(self, daemon: str, command: str, timeout: float = 5.0) -> str:
+        """One command straight to one daemon's vty socket (~0.5 ms; vtysh takes ~50 ms).
+
+        Only what that daemon knows (`show bgp ...` to bgpd, `show ip route` to zebra).
+        """
+        if daemon not in self.DAEMONS:
+            raise ValueError(f"{daemon} is not one of {self.DAEMONS}")
+        try:
+            status, out = vty_command(self.vty_dir / f"{daemon}.vty", command, timeout)
+        except OSError as exc:
+            raise DaemonError(f"{daemon} of {self.name} does not answer on its vty socket: {exc}") from None
+        if status != 0:
+            raise DaemonError(f"{daemon} of {self.name} refused {command!r} (status {status}): {out.strip()[:300]}")
+        return out
+
     def vtysh(self, *commands: str, timeout: float = 10.0) -> str:
         result = run_argv(self.vtysh_argv(*commands), timeout=timeout)
         if not result.ok:
             raise DaemonError(f"vtysh of {self.name} failed (rc {result.rc}) on {commands!r}: "
                               f"{(result.stderr or result.stdout).strip()[:300]}")
         return result.stdout
+
+
+def vty_command(path: str | Path, command: str, timeout: float = 5.0) -> tuple[int, str]:
+    """Run one command over an FRR daemon's vty socket, speaking vtysh's protocol: the command
+    goes NUL-terminated; the answer is the output, three NUL bytes and a status byte
+    (0 success, 1 warning, 2 unknown command, ...). Returns (status, output)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(command.encode() + b"\0")
+        buf = bytearray()
+        while len(buf) < 4 or buf[-4:-1] != b"\0\0\0":
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError(f"{path} closed the connection before the end of the answer")
+            buf += chunk
+    return buf[-1], buf[:-4].decode(errors="replace")
 
 
 def _remove_dry_run_tmpdir(daemon: str, pid: int) -> None:
