@@ -107,18 +107,16 @@ def build_tiny_lab(prefix: str, run_dir: Path, state: LabState,
         hook("netns-intent")
         netlink.create_netns(ns[target])
         hook("netns-created")
-    netlink.add_veth(ns["r1"], "eth1", ns["r2"], "eth1")  # the same name on both ends
-    netlink.add_veth(ns["r1"], "eth2", ns["br"], "p-r1")
-    netlink.add_veth(ns["n1"], "eth0", ns["br"], "p-n1", mac_a="02:00:00:00:05:0a")
-    netlink.add_bridge(ns["br"], "br0", ["p-r1", "p-n1"])
+    netlink.add_veth(ns["r1"], "eth1", ns["r2"], "eth1", up=True)  # the same name on both ends
+    netlink.add_veth(ns["r1"], "eth2", ns["br"], "p-r1", up=True)
+    netlink.add_veth(ns["n1"], "eth0", ns["br"], "p-n1", mac_a="02:00:00:00:05:0a", up=True)
+    netlink.add_bridge(ns["br"], "br0", ["p-r1", "p-n1"], up=True)
     for target, ifname, cidr in (("r1", "eth1", "10.0.12.1/24"), ("r2", "eth1", "10.0.12.2/24"),
                                  ("r2", "lo", "192.0.2.2/32"), ("r1", "eth2", "10.0.5.1/24"),
                                  ("n1", "eth0", "10.0.5.10/24")):
         netlink.add_address(ns[target], ifname, cidr)
     for target in ("r1", "r2", "n1"):
         netlink.set_sysctls(ns[target], netlink.FORWARDING_SYSCTLS)
-    for name in ns.values():
-        netlink.set_all_up(name)
     hook("links")
     routers = [FrrRouter(t, ns[t], run_dir / t, ZEBRA.format(name=t), conf)
                for t, conf in (("r1", R1_BGPD), ("r2", R2_BGPD))]
@@ -127,7 +125,9 @@ def build_tiny_lab(prefix: str, run_dir: Path, state: LabState,
         daemon.check()
     deadline = time.monotonic() + 10
     for router in routers:
-        router.start(state, deadline)
+        router.start_zebra(state)
+    for router in routers:
+        router.start_bgpd(state, deadline)
     hook("frr-started")
     bird.start(state)
     hook("bird-started")
@@ -189,7 +189,7 @@ def test_tiny_lab_sessions_routes_ping_and_clean_teardown(prim_lab):
 
     # Every recorded process is the daemon itself (ip netns exec execs), inside its namespace.
     records = LabState(state.path).processes()
-    assert [r["role"] for r in records] == ["zebra:r1", "bgpd:r1", "zebra:r2", "bgpd:r2", "bird:n1"]
+    assert [r["role"] for r in records] == ["zebra:r1", "zebra:r2", "bgpd:r1", "bgpd:r2", "bird:n1"]
     for rec in records:
         assert proc_starttime(rec["pid"]) == rec["starttime"]
         assert os.readlink(f"/proc/{rec['pid']}/exe") == rec["argv"][0]
@@ -197,8 +197,8 @@ def test_tiny_lab_sessions_routes_ping_and_clean_teardown(prim_lab):
         assert rec["pid"] in procs.pids_in_netns(rec["netns"])
 
     def established() -> bool:
-        peers = {**json.loads(r1.vtysh("show bgp summary json"))["ipv4Unicast"]["peers"],
-                 **json.loads(r2.vtysh("show bgp summary json"))["ipv4Unicast"]["peers"]}
+        peers = {**json.loads(r1.vty("bgpd", "show bgp summary json"))["ipv4Unicast"]["peers"],
+                 **json.loads(r2.vty("bgpd", "show bgp summary json"))["ipv4Unicast"]["peers"]}
         return (len(peers) == 3 and all(p["state"] == "Established" for p in peers.values())
                 and "Established" in n1.birdc("show protocols r1"))
 
@@ -218,6 +218,9 @@ def test_tiny_lab_sessions_routes_ping_and_clean_teardown(prim_lab):
     routes_at = time.monotonic() - started
     # `no zebra nexthop kernel enable`: routes carry their next hops inline, no kernel nexthop objects.
     assert "no zebra nexthop kernel enable" in r2.vtysh("show running-config")
+    assert "10.244.1.0/26" in r2.vty("zebra", "show ip route bgp")
+    with pytest.raises(DaemonError, match=r"bgpd of r2 refused 'show nonsense' \(status 2\)"):
+        r2.vty("bgpd", "show nonsense")
     assert ip_json(ns["r2"], "nexthop") == []
 
     access = NetnsAccess(netns=ns, birdc_sockets={"n1": n1.socket}, vty_dirs={"r1": r1.vty_dir, "r2": r2.vty_dir})
