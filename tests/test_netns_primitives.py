@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -195,6 +196,9 @@ def test_tiny_lab_sessions_routes_ping_and_clean_teardown(prim_lab):
         assert os.readlink(f"/proc/{rec['pid']}/exe") == rec["argv"][0]
         assert os.stat(f"/proc/{rec['pid']}/ns/net").st_ino == os.stat(netlink.NETNS_DIR / rec["netns"]).st_ino
         assert rec["pid"] in procs.pids_in_netns(rec["netns"])
+        # None of them keeps root: FRR drops to frr, BIRD (-u bird) to bird.
+        uid = int(Path(f"/proc/{rec['pid']}/status").read_text().split("Uid:")[1].split()[1])
+        assert uid == pwd.getpwnam("bird" if rec["role"].startswith("bird") else "frr").pw_uid
 
     def established() -> bool:
         peers = {**json.loads(r1.vty("bgpd", "show bgp summary json"))["ipv4Unicast"]["peers"],

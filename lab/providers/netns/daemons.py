@@ -41,13 +41,16 @@ BIRD 1.6.8 facts:
 - `bird -p -c CONF` parses only and exits non-zero with "CONF:LINE:COL message".
 - `bird -f -c CONF -s SOCK -P PIDFILE` runs in the foreground; `birdc -s SOCK`
   works from the host namespace (the socket is a file on the host's file system).
+  `-u bird -g bird` drops root (keeping CAP_NET_ADMIN, NET_RAW, NET_BIND_SERVICE,
+  NET_BROADCAST); it then needs to own its directory for the pid file.
 - `birdc configure` answers "Reconfigured" (or "Reconfiguration in progress");
   a config it cannot parse leaves the old one running and says so.
 """
 
 from __future__ import annotations
 
-import os
+import grp
+import pwd
 import shutil
 import socket
 import subprocess
@@ -278,6 +281,18 @@ def _remove_dry_run_tmpdir(daemon: str, pid: int) -> None:
         pass
 
 
+BIRD_USER = "bird"  # created by Debian's bird package
+
+
+def _bird_user() -> bool:
+    try:
+        pwd.getpwnam(BIRD_USER)
+        grp.getgrnam(BIRD_USER)
+    except KeyError:
+        return False
+    return True
+
+
 class BirdNode:
     """BIRD 1.x of one Calico node or route-reflector host."""
 
@@ -313,11 +328,20 @@ class BirdNode:
         self._check(self.conf_path)
 
     def argv(self) -> list[str]:
-        return [binary("bird"), "-f", "-c", str(self.conf_path), "-s", str(self.socket),
+        argv = [binary("bird"), "-f", "-c", str(self.conf_path), "-s", str(self.socket),
                 "-P", str(self.workdir / "bird.pid")]
+        if _bird_user():
+            argv += ["-u", BIRD_USER, "-g", BIRD_USER]
+        return argv
 
     def start(self, state: LabState) -> None:
         self._write(self.config, self.conf_path)
+        self.conf_path.chmod(0o644)
+        if _bird_user():
+            # BIRD drops to user bird (keeping only CAP_NET_ADMIN/RAW/BIND_SERVICE/BROADCAST)
+            # and then writes its pid file and control socket here.
+            shutil.chown(self.workdir, BIRD_USER, BIRD_USER)
+            self.workdir.chmod(0o755)
         self.proc = procs.start(state, self.netns, self.argv(), log_path=self.log_path, role=f"bird:{self.name}")
 
     def wait_ready(self, deadline: float | None = None) -> None:
