@@ -300,7 +300,7 @@ class Bench:
                 rss.setdefault(proc.role.split(":")[0], []).append(_rss_mb(proc.pid))
             router.stop()
             bird.stop()
-        for label, values in (("zebra -C + bgpd -C + bird -p", checks), ("FRR start until vtysh answers", frr_times),
+        for label, values in (("zebra -C + bgpd -C + bird -p", checks), ("FRR start until zebra and bgpd answer on their vty sockets", frr_times),
                               ("BIRD start until birdc answers", bird_times)):
             RESULTS.append((label, values))
             print(f"  {label:62} median {statistics.median(values) * 1000:8.1f} ms  (n={len(values)})")
