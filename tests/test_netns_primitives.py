@@ -26,6 +26,8 @@ from typing import Callable
 
 import pytest
 
+from netns_helpers import host_snapshot
+
 from lab import preflight
 from lab.errors import DaemonError, EnvironmentProblem, LabError
 from lab.exec import NetnsAccess, proc_starttime
@@ -153,20 +155,6 @@ def poll_until(probe: Callable[[], object], deadline: float, what: str, interval
 def ip_json(ns: str, *args: str) -> list:
     out = subprocess.run(["ip", "-n", ns, "-j", *args], capture_output=True, text=True, check=True).stdout
     return json.loads(out or "[]")
-
-
-def host_snapshot() -> dict:
-    snap = {}
-    for what in ("addr", "route", "link"):
-        items = json.loads(subprocess.run(["ip", "-j", what], capture_output=True, text=True, check=True).stdout)
-        for item in items:
-            for volatile in ("stats64", "stats", "operstate"):
-                item.pop(volatile, None)
-            for info in item.get("addr_info", []):
-                info.pop("valid_life_time", None)
-                info.pop("preferred_life_time", None)
-        snap[what] = items
-    return snap
 
 
 def leftovers(prefix: str, run_dir: Path, pids: list[int], frr_tmpdirs: list[str]) -> list[str]:
