@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import secrets
 
 from lab.preflight import find_binary
 
@@ -22,6 +23,16 @@ def netns_skip_reason() -> str | None:
     if missing:
         return f"missing {', '.join(missing)}: run `bash .ci/setup` (apt-get install -y frr bird tcpdump iputils-ping iproute2)"
     return None
+
+
+# One token per test process: two test runs on one machine never share a lab name, so a
+# fixture that removes "its" lab can never remove another run's.
+RUN_TOKEN = secrets.token_hex(2)
+
+
+def unique(base: str) -> str:
+    """A lab name unique to this test run: `<base>-<token>` (within the 24-character limit)."""
+    return f"{base[:19]}-{RUN_TOKEN}"
 
 
 requires_netns = pytest.mark.skipif(netns_skip_reason() is not None, reason=netns_skip_reason() or "")

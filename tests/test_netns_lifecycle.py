@@ -20,7 +20,7 @@ from lab.commands import lab as cmd
 from lab.errors import DaemonError, LabError
 from lab.loader import load_topology
 from lab.providers.netns.provider import RUN_ROOT, NetnsProvider
-from netns_helpers import host_snapshot, lab_leftovers, quiet, requires_netns
+from netns_helpers import unique, host_snapshot, lab_leftovers, quiet, requires_netns
 
 pytestmark = [requires_netns, pytest.mark.netns]
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def _fresh(topology: str, name: str, tmp_path) -> NetnsProvider:
 ])
 def test_topology_comes_up_converges_and_goes(topology, checks, tmp_path):
     before = host_snapshot()
-    lab = _fresh(topology, f"t-{topology[7:]}"[:24], tmp_path)
+    lab = _fresh(topology, unique(f"t-{topology[7:]}"), tmp_path)
     try:
         lab.up(quiet())
         results = run_checks(Context(lab, deadline=10), checks)
@@ -53,7 +53,7 @@ def test_topology_comes_up_converges_and_goes(topology, checks, tmp_path):
 
 
 def test_mesh_sessions_are_the_plan(tmp_path):
-    lab = _fresh("calico-fullmesh", "t-mesh-plan", tmp_path)
+    lab = _fresh("calico-fullmesh", unique("t-mesh-plan"), tmp_path)
     try:
         lab.up(quiet())
         from lab.checks.observe import observe_bird_sessions
@@ -68,7 +68,7 @@ def test_mesh_sessions_are_the_plan(tmp_path):
 
 def test_rr_incluster_survives_one_reflector_stopping(tmp_path):
     """Three reflectors: stopping one must not cost any client a route."""
-    lab = _fresh("calico-rr-incluster", "t-rr-stop", tmp_path)
+    lab = _fresh("calico-rr-incluster", unique("t-rr-stop"), tmp_path)
     try:
         lab.up(quiet())
         from lab.providers.netns.state import LabState
@@ -89,8 +89,8 @@ def test_rr_incluster_survives_one_reflector_stopping(tmp_path):
 
 
 def test_two_labs_side_by_side(tmp_path):
-    a = _fresh("calico-fullmesh", "t-twin-a", tmp_path / "a")
-    b = _fresh("calico-fullmesh", "t-twin-b", tmp_path / "b")
+    a = _fresh("calico-fullmesh", unique("t-twin-a"), tmp_path / "a")
+    b = _fresh("calico-fullmesh", unique("t-twin-b"), tmp_path / "b")
     try:
         a.up(quiet())
         b.up(quiet())
@@ -108,7 +108,7 @@ def test_two_labs_side_by_side(tmp_path):
 
 @pytest.mark.parametrize("kill_when", ["namespaces", "daemons"])
 def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_path):
-    name = f"t-crash-{kill_when[:2]}"
+    name = unique(f"t-crash-{kill_when[:2]}")
     lab = _fresh("calico-bgp-rr", name, tmp_path)
     before = host_snapshot()
     code = f"import sys; from lab.commands import lab; lab.up('calico-bgp-rr', 'netns', {name!r}, out=sys.stdout)"
@@ -140,12 +140,12 @@ def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_pa
 
 
 def test_up_on_partly_built_lab_says_run_down(tmp_path):
-    lab = _fresh("calico-fullmesh", "t-partial", tmp_path)
+    lab = _fresh("calico-fullmesh", unique("t-partial"), tmp_path)
     from lab.providers.netns.state import LabState
 
     LabState(lab.state_path).set_meta(phase="building")
     try:
-        with pytest.raises(LabError, match="partly built.*lab.down --name t-partial"):
+        with pytest.raises(LabError, match=f"partly built.*lab.down --name {lab.lab_name}"):
             lab.up(quiet())
     finally:
         lab.down(quiet())
@@ -154,7 +154,7 @@ def test_up_on_partly_built_lab_says_run_down(tmp_path):
 
 def test_refused_daemon_config_changes_nothing(tmp_path, monkeypatch):
     before = host_snapshot()
-    lab = _fresh("calico-bgp-rr", "t-badconf", tmp_path)
+    lab = _fresh("calico-bgp-rr", unique("t-badconf"), tmp_path)
     from lab.render import frr
 
     original = frr._bgpd

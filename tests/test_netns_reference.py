@@ -17,10 +17,10 @@ from lab.checks.observe import observe_bird_sessions, observe_frr_sessions, obse
 from lab.commands import lab as cmd
 from lab.loader import load_topology
 from lab.providers.netns.provider import NetnsProvider
-from netns_helpers import host_snapshot, lab_leftovers, quiet, requires_netns
+from netns_helpers import unique, host_snapshot, lab_leftovers, quiet, requires_netns
 
 pytestmark = [requires_netns, pytest.mark.netns]
-LAB = "t-ref"
+LAB = unique("t-ref")
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,14 @@ from lab.exec import stop_pid
 from lab.loader import load_topology
 from lab.providers.netns.provider import NetnsProvider
 from lab.providers.netns.state import LabState
-from netns_helpers import quiet, requires_netns
+from netns_helpers import unique, quiet, requires_netns
 
 pytestmark = [requires_netns, pytest.mark.netns]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    provider = NetnsProvider(load_topology("calico-bgp-rr"), "t-sab", out_dir=tmp_path_factory.mktemp("sab"))
+    provider = NetnsProvider(load_topology("calico-bgp-rr"), unique("t-sab"), out_dir=tmp_path_factory.mktemp("sab"))
     if provider.is_up():
         provider.down(quiet())
     provider.up(quiet())
