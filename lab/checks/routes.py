@@ -17,14 +17,17 @@ from .observe import KernelRoute, observe_routes, route_to
 NAME = "routes"
 
 
-def _owned_blocks(routes: list[KernelRoute]) -> set[IPv4Network]:
-    return {r.dst for r in routes if r.kind == "blackhole" and r.protocol == "bird"}
+def _owned_blocks(routes: list[KernelRoute], pools: list[IPv4Network]) -> set[IPv4Network]:
+    """Blocks a node owns: BIRD's blackholes inside an IP pool (a Service range is no block)."""
+    return {r.dst for r in routes if r.kind == "blackhole" and r.protocol == "bird"
+            and any(r.dst.subnet_of(p) for p in pools)}
 
 
 def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]]) -> tuple[list[str], dict]:
     topo = ctx.topo
     problems: list[str] = []
-    owned = {n.name: _owned_blocks(tables[n.name]) for n in topo.cluster.nodes}
+    pools = [IPv4Network(p.cidr) for p in ctx.lab.resources().ip_pools]
+    owned = {n.name: _owned_blocks(tables[n.name], pools) for n in topo.cluster.nodes}
     planned = ctx.lab.planned_blocks()
     exported = ctx.lab.exported_blocks()
     pods = ctx.lab.pods()

@@ -94,6 +94,8 @@ def describe(plan: ReconcilePlan) -> list[str]:
         parts += [f"~{b.protocol} ({_what_changed(a, b)})" for a, b in delta.changed]
         added, removed = plan.blocks.get(target, ((), ()))
         parts += [f"+block {c}" for c in added] + [f"-block {c}" for c in removed]
+        if target in plan.reload and not parts:
+            parts.append("sessions unchanged; export filter or settings changed")
         verb = "reloaded" if target in plan.reload else "unchanged config"
         lines.append(f"  {target}: {verb}" + (f": {', '.join(parts)}" if parts else ""))
     for pod in plan.pods_removed:
