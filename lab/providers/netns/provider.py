@@ -33,6 +33,7 @@ from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from . import netlink
 from .blueprint import Blueprint, build_blueprint, calico_resources, seed_documents
+from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
 from .state import LabState, teardown
@@ -283,14 +284,20 @@ class NetnsProvider(Provider):
         old = before if before is not None else self.blueprint
         self._blueprint = None
         new = self.blueprint
-        running = running_configs(new, lambda target: self.run_dir / target)
-        plan = plan_reconcile(old, new, running)
+        workdir = lambda target: self.run_dir / target  # noqa: E731
+        try:
+            plan = plan_reconcile(old, new, running_configs(new, workdir), running_configs(new, workdir, "frr"))
+        except NotLive as exc:
+            raise LabError(f"this change would need FRR restarted ({exc}); the datastore has it: "
+                           f"`invoke lab.down --name {self.lab_name}` and `lab.up` to rebuild") from None
         if plan.empty:
             out.write("  no node's configuration changed\n")
             return plan
         birds = {d.target: d for d in new.bird}
+        routers = {d.target: d for d in new.frr}
         try:
-            apply_reconcile(plan, new, LabState(self.state_path), lambda t: self._bird(birds[t]), out)
+            apply_reconcile(plan, new, LabState(self.state_path), lambda t: self._bird(birds[t]), out,
+                            lambda r: self._frr(routers[r]))
         finally:
             netlink.close_all()
         return plan

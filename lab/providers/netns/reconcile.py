@@ -22,6 +22,7 @@ from ...calico.peering import Session
 from ...errors import DaemonError
 from . import netlink
 from .blueprint import Blueprint, Pod
+from .frr_delta import bgpd_delta
 from .state import LabState
 
 
@@ -42,10 +43,12 @@ class ReconcilePlan:
     blocks: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)  # target -> (+, -)
     pods_removed: list[Pod] = field(default_factory=list)
     pods_added: list[Pod] = field(default_factory=list)
+    frr: dict[str, list[str]] = field(default_factory=dict)  # router -> vtysh commands
+    frr_configs: dict[str, str] = field(default_factory=dict)  # router -> its new bgpd config
 
     @property
     def empty(self) -> bool:
-        return not (self.reload or self.pods_removed or self.pods_added)
+        return not (self.reload or self.pods_removed or self.pods_added or self.frr)
 
 
 def _session_delta(old: tuple[Session, ...], new: tuple[Session, ...]) -> SessionDelta:
@@ -61,9 +64,19 @@ def _session_delta(old: tuple[Session, ...], new: tuple[Session, ...]) -> Sessio
         tuple((before[p], after[p]) for p in after if p in before and key(before[p]) != key(after[p])))
 
 
-def plan_reconcile(old: Blueprint, new: Blueprint, running: dict[str, str | None]) -> ReconcilePlan:
-    """`running`: per BIRD target the config it runs now (None: unknown or not running)."""
+def plan_reconcile(old: Blueprint, new: Blueprint, running: dict[str, str | None],
+                   running_frr: dict[str, str | None] | None = None) -> ReconcilePlan:
+    """`running`: per BIRD target the config it runs now (None: unknown or not running);
+    `running_frr`: per router the bgpd config it runs now. Raises NotLive for a router
+    change bgpd cannot take without a restart."""
     plan = ReconcilePlan()
+    for daemon in new.frr:
+        current = (running_frr or {}).get(daemon.target)
+        if current is not None and current != daemon.bgpd_conf:
+            commands = bgpd_delta(current, daemon.bgpd_conf)
+            plan.frr_configs[daemon.target] = daemon.bgpd_conf
+            if commands:
+                plan.frr[daemon.target] = commands
     for daemon in new.bird:
         if running.get(daemon.target) != daemon.config:
             plan.reload[daemon.target] = daemon.config
@@ -85,6 +98,10 @@ def plan_reconcile(old: Blueprint, new: Blueprint, running: dict[str, str | None
 def describe(plan: ReconcilePlan) -> list[str]:
     """One line per node (and per pod change) saying what changed, for the audience."""
     lines = []
+    for router, commands in sorted(plan.frr.items()):
+        changes = [c for c in commands if c not in ("configure terminal", "end", "address-family ipv4 unicast",
+                                                    "exit-address-family") and not c.startswith("router bgp")]
+        lines.append(f"  {router} (FRR): {'; '.join(changes)}")
     for target in sorted(set(plan.reload) | set(plan.sessions) | set(plan.blocks)):
         parts = []
         delta = plan.sessions.get(target, SessionDelta())
@@ -155,10 +172,11 @@ def add_pod(state: LabState, bp: Blueprint, pod: Pod) -> None:
         netlink.set_sysctls(nns, part.sysctls[nns])
 
 
-def running_configs(bp: Blueprint, workdir_of) -> dict[str, str | None]:
+def running_configs(bp: Blueprint, workdir_of, daemons: str = "bird") -> dict[str, str | None]:
+    """The config files each BIRD (or each router's bgpd) was last started or reloaded with."""
     out: dict[str, str | None] = {}
-    for daemon in bp.bird:
-        path = Path(workdir_of(daemon.target)) / "bird.conf"
+    for daemon in bp.bird if daemons == "bird" else bp.frr:
+        path = Path(workdir_of(daemon.target)) / ("bird.conf" if daemons == "bird" else "bgpd.conf")
         try:
             out[daemon.target] = path.read_text()
         except OSError:
@@ -166,7 +184,8 @@ def running_configs(bp: Blueprint, workdir_of) -> dict[str, str | None]:
     return out
 
 
-def apply_reconcile(plan: ReconcilePlan, bp: Blueprint, state: LabState, bird_of, out: TextIO) -> None:
+def apply_reconcile(plan: ReconcilePlan, bp: Blueprint, state: LabState, bird_of, out: TextIO,
+                    frr_of=None) -> None:
     """Pods first (a new pod's route exists before its block is advertised), then BIRD reloads.
     A BIRD that refuses its config keeps the old one (BIRD's own rule); the next reconcile
     tries again. Failures are collected and raised together after every node was tried."""
@@ -175,6 +194,14 @@ def apply_reconcile(plan: ReconcilePlan, bp: Blueprint, state: LabState, bird_of
     for pod in plan.pods_added:
         add_pod(state, bp, pod)
     problems = []
+    for router, config in plan.frr_configs.items():
+        frr = frr_of(router)
+        try:
+            if plan.frr.get(router):
+                frr.vtysh(*plan.frr[router])
+            frr.conf_path("bgpd").write_text(config)  # what it runs now, for the next reconcile
+        except DaemonError as exc:
+            problems.append(str(exc))
     for target, config in plan.reload.items():
         try:
             bird_of(target).reload(config)
