@@ -202,7 +202,8 @@ def test_reference_lab_per_rack_peers():
         "w2": [("10.1.8.1", NODE_SPECIFIC, False)], "w3": [("10.1.8.1", NODE_SPECIFIC, False)]}
     assert plan["w3"][0].peer_as == 65008 and plan["w3"][0].local_as == 65008 and plan["w3"][0].protocol == "Node_10_1_8_1"
     assert plan_as_json(plan)["nodes"]["cp"] == [
-        {"peer_address": "10.1.5.1", "peer_type": "node specific", "peer_as": 65005, "rr_client": False}]
+        {"protocol": "Node_10_1_5_1", "peer_address": "10.1.5.1", "peer_type": "node specific", "peer_as": 65005,
+         "rr_client": False, "holds": True}]
 
 
 def test_rack_specific_rr():

@@ -1,27 +1,33 @@
-"""Calico resources as typed, immutable values: BGPConfiguration, BGPPeer, Node, IPPool.
+"""Calico resources as typed, immutable values: BGPConfiguration, BGPPeer, Node, IPPool, BGPFilter.
 
 Reads projectcalico.org/v3 documents (and the crd.projectcalico.org/v1 form,
 which has the same kinds and spec fields) from files, directories,
-multi-document streams and `*List` kinds. Every problem names the file, the
-document, the field and what is wrong; unknown kinds are reported, not dropped.
+multi-document streams and `*List` kinds, plus Kubernetes v1 `Secret`s that
+BGP passwords refer to. Decoding is strict, as calicoctl's is (lab/calico/decode.py):
+every problem names the file, the line, the document, the field and what is
+wrong; unknown fields are errors with a suggestion; a field of Calico's API the
+netns lab cannot reproduce is refused by name, never dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from ipaddress import ip_address, ip_interface, ip_network
+from ipaddress import ip_interface
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
-import yaml
-
-from ..errors import LabError, ResourceError, SelectorError
-from .selector import parse_selector
+from ..errors import LabError, ResourceError
 
 API_VERSIONS = ("projectcalico.org/v3", "crd.projectcalico.org/v1")
-KINDS = ("BGPConfiguration", "BGPPeer", "Node", "IPPool")
+KINDS = ("BGPConfiguration", "BGPPeer", "Node", "IPPool", "BGPFilter")
 DEFAULT_AS = 64512
+
+
+@dataclass(frozen=True)
+class PrefixAdvertisement:
+    cidr: str
+    communities: tuple[str, ...]  # community values ("65001:100" or "a:b:c"), names already resolved
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,13 @@ class BGPConfiguration:
     service_external_ips: tuple[str, ...] = ()
     service_loadbalancer_ips: tuple[str, ...] = ()
     log_severity: str | None = None
+    listen_port: int | None = None
+    bind_mode: str | None = None  # None | "None" | "NodeIP"
+    node_mesh_password: tuple[str, str] | None = None  # (secret name, key)
+    node_mesh_max_restart_time: int | None = None  # seconds
+    ignored_interfaces: tuple[str, ...] = ()
+    prefix_advertisements: tuple[PrefixAdvertisement, ...] = ()
+    normal_route_priority: int | None = None  # ipv4NormalRoutePriority (v3.32+)
     source: str = field(default="", compare=False)
 
 
@@ -46,7 +59,17 @@ class BGPPeer:
     peer_selector: str | None = None
     reverse_peering: str = "Auto"
     keep_original_next_hop: bool = False
-    source_address: str | None = None
+    source_address: str | None = None  # "UseNodeIP" (default) | "None"
+    port: int | None = None  # from peerIP "<ip>:<port>"
+    local_as_number: int | None = None
+    next_hop_mode: str | None = None  # Auto | Self | Keep
+    password: tuple[str, str] | None = None  # (secret name, key)
+    max_restart_time: int | None = None
+    keepalive_time: int | None = None
+    num_allowed_local_as: int | None = None
+    ttl_security: int | None = None
+    reachable_by: str | None = None
+    filters: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
 
     @property
@@ -59,14 +82,19 @@ class BGPPeer:
 class Node:
     name: str
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    ipv4_address: str | None = None  # CIDR form, e.g. 10.1.5.10/24
+    ipv4_address: str | None = None  # CIDR form, e.g. 10.1.5.10/24; none: IPv4 BGP disabled on the node
     as_number: int | None = None
     route_reflector_cluster_id: str | None = None
     source: str = field(default="", compare=False)
 
+    def __post_init__(self):
+        # Parsed once: the planner reads it for every pair of nodes.
+        ip = str(ip_interface(self.ipv4_address).ip) if self.ipv4_address else None
+        object.__setattr__(self, "_ip", ip)
+
     @property
     def ip(self) -> str | None:
-        return str(ip_interface(self.ipv4_address).ip) if self.ipv4_address else None
+        return self._ip  # type: ignore[attr-defined]
 
     def __hash__(self):
         return hash((self.name, self.ipv4_address))
@@ -83,6 +111,36 @@ class IPPool:
     disabled: bool = False
     disable_bgp_export: bool = False
     node_selector: str = "all()"
+    allowed_uses: tuple[str, ...] = ("Workload", "Tunnel")
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    action: str  # Accept | Reject
+    cidr: str | None = None
+    match_operator: str | None = None  # Equal | NotEqual | In | NotIn
+    prefix_min: int | None = None
+    prefix_max: int | None = None
+    source: str | None = None  # RemotePeers
+    interface: str | None = None
+    peer_type: str | None = None  # eBGP | iBGP (v3.32+)
+
+
+@dataclass(frozen=True)
+class BGPFilter:
+    name: str
+    export_v4: tuple[FilterRule, ...] = ()
+    import_v4: tuple[FilterRule, ...] = ()
+    source: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Kubernetes v1 Secret holding BGP passwords (calico-node reads them by secretKeyRef)."""
+
+    name: str
+    data: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source: str = field(default="", compare=False)
 
 
@@ -92,6 +150,8 @@ class ResourceSet:
     bgp_peers: tuple[BGPPeer, ...] = ()
     nodes: tuple[Node, ...] = ()
     ip_pools: tuple[IPPool, ...] = ()
+    bgp_filters: tuple[BGPFilter, ...] = ()
+    secrets: tuple[Secret, ...] = ()
 
     def default_bgp_configuration(self) -> BGPConfiguration:
         for conf in self.bgp_configurations:
@@ -99,182 +159,67 @@ class ResourceSet:
                 return conf
         return BGPConfiguration("default")
 
+    def node_bgp_configuration(self, node: str) -> BGPConfiguration | None:
+        """The per-node `node.<name>` BGPConfiguration, if any."""
+        return next((c for c in self.bgp_configurations if c.name == f"node.{node}"), None)
+
     def node(self, name: str) -> Node:
         for node in self.nodes:
             if node.name == name:
                 return node
         raise LabError(f"no Calico node '{name}' (nodes: {', '.join(n.name for n in self.nodes) or 'none'})")
 
+    def bgp_filter(self, name: str) -> BGPFilter | None:
+        return next((f for f in self.bgp_filters if f.name == name), None)
+
+    def secret_value(self, ref: tuple[str, str], where: str) -> str:
+        name, key = ref
+        for secret in self.secrets:
+            if secret.name == name and key in secret.data:
+                return secret.data[key]
+        raise LabError(f"{where}: password secretKeyRef names Secret '{name}' key '{key}', which is not among "
+                       "the resources (add a v1 Secret with that key, e.g. stringData: {key: ...})")
+
     def merged(self, other: "ResourceSet") -> "ResourceSet":
         """`calicoctl apply` of `other` on top of this set: same kind and name replaces."""
         def merge(mine, theirs):
             names = {r.name for r in theirs}
             return tuple(r for r in mine if r.name not in names) + tuple(theirs)
-        return ResourceSet(merge(self.bgp_configurations, other.bgp_configurations),
-                           merge(self.bgp_peers, other.bgp_peers), merge(self.nodes, other.nodes),
-                           merge(self.ip_pools, other.ip_pools))
+        return ResourceSet(*(merge(getattr(self, f), getattr(other, f)) for f in _FIELDS))
 
 
-class _Doc:
-    """Field access on one document with errors that say where."""
-
-    def __init__(self, data: Any, source: str, index: int, kind: str = ""):
-        self.source, self.index, self.kind = source, index, kind
-        self.data = data
-
-    def fail(self, field_path: str, problem: str):
-        where = f"document {self.index + 1}" + (f" ({self.kind})" if self.kind else "")
-        raise ResourceError(self.source, f"{where} {field_path}".strip(), problem)
-
-    def get(self, mapping: Mapping, key: str, kind: type | tuple, path: str, default=None):
-        value = mapping.get(key, default) if isinstance(mapping, Mapping) else default
-        if value is None:
-            return default
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            self.fail(path, f"expected {'/'.join(k.__name__ for k in kinds)}, got {value!r}")
-        return value
-
-    def asn(self, mapping: Mapping, key: str, path: str) -> int | None:
-        value = self.get(mapping, key, (int, str), path)
-        if value is None:
-            return None
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(path, f"'{value}' is not an AS number")
-        if not 1 <= number <= 4294967295:
-            self.fail(path, f"AS number {number} is out of range (1..4294967295)")
-        return number
-
-    def selector(self, mapping: Mapping, key: str, path: str) -> str | None:
-        value = self.get(mapping, key, str, path)
-        if value is not None:
-            try:
-                parse_selector(value)
-            except SelectorError as exc:
-                self.fail(path, str(exc).replace("\n", " "))
-        return value
-
-    def cidr(self, value: str, path: str) -> str:
-        try:
-            return str(ip_network(value, strict=False))
-        except ValueError:
-            self.fail(path, f"'{value}' is not a valid CIDR")
-
-    def ip(self, value: str | None, path: str) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(ip_address(value))
-        except ValueError:
-            self.fail(path, f"'{value}' is not a valid IP address")
+_FIELDS = ("bgp_configurations", "bgp_peers", "nodes", "ip_pools", "bgp_filters", "secrets")
+_BUCKET = {BGPConfiguration: 0, BGPPeer: 1, Node: 2, IPPool: 3, BGPFilter: 4, Secret: 5}
 
 
-def _cidr_list(doc: _Doc, spec: Mapping, key: str) -> tuple[str, ...]:
-    items = doc.get(spec, key, list, f"spec.{key}", [])
-    out = []
-    for i, item in enumerate(items):
-        cidr = item.get("cidr") if isinstance(item, Mapping) else None
-        if not isinstance(cidr, str):
-            doc.fail(f"spec.{key}[{i}]", "expected {cidr: <network>}")
-        out.append(doc.cidr(cidr, f"spec.{key}[{i}].cidr"))
-    return tuple(out)
+def decode_document(data: Mapping, source: str, index: int, line: int | None = None, *, version=None):
+    """One already-parsed document (a LocMap keeps its lines) -> BGPConfiguration, BGPPeer, Node, IPPool,
+    BGPFilter or Secret. `index` is 0-based (errors say "document index+1"); `version` (a CalicoVersion)
+    refuses fields that release's API does not have."""
+    from .decode import decode
+
+    return decode(data, source, index, line, version)
 
 
-def _parse_one(data: Any, source: str, index: int) -> Any | None:
-    doc = _Doc(data, source, index)
-    if not isinstance(data, Mapping):
-        doc.fail("", f"expected a mapping, got {type(data).__name__}")
-    api = data.get("apiVersion")
-    kind = data.get("kind")
-    if api not in API_VERSIONS:
-        doc.fail("apiVersion", f"'{api}' is not a Calico API version (use projectcalico.org/v3)")
-    if kind not in KINDS:
-        doc.fail("kind", f"unsupported kind '{kind}' (supported: {', '.join(KINDS)}, and their *List forms)")
-    doc.kind = kind
-    metadata = data.get("metadata") or {}
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    if not isinstance(name, str) or not name:
-        doc.fail("metadata.name", "required field is missing")
-    spec = data.get("spec") or {}
-    if not isinstance(spec, Mapping):
-        doc.fail("spec", "expected a mapping")
-    where = f"{source}#{index + 1} {kind}/{name}"
-    if kind == "BGPConfiguration":
-        return BGPConfiguration(
-            name, doc.asn(spec, "asNumber", "spec.asNumber"),
-            doc.get(spec, "nodeToNodeMeshEnabled", bool, "spec.nodeToNodeMeshEnabled", True),
-            _cidr_list(doc, spec, "serviceClusterIPs"), _cidr_list(doc, spec, "serviceExternalIPs"),
-            _cidr_list(doc, spec, "serviceLoadBalancerIPs"),
-            doc.get(spec, "logSeverityScreen", str, "spec.logSeverityScreen"), source=where)
-    if kind == "BGPPeer":
-        peer = BGPPeer(
-            name, doc.get(spec, "node", str, "spec.node"), doc.selector(spec, "nodeSelector", "spec.nodeSelector"),
-            doc.ip(doc.get(spec, "peerIP", str, "spec.peerIP"), "spec.peerIP"),
-            doc.asn(spec, "asNumber", "spec.asNumber"), doc.selector(spec, "peerSelector", "spec.peerSelector"),
-            doc.get(spec, "reversePeering", str, "spec.reversePeering", "Auto"),
-            doc.get(spec, "keepOriginalNextHop", bool, "spec.keepOriginalNextHop", False),
-            doc.get(spec, "sourceAddress", str, "spec.sourceAddress"), source=where)
-        if peer.peer_ip and peer.peer_selector:
-            doc.fail("spec", "peerIP and peerSelector cannot both be set")
-        if not peer.peer_ip and not peer.peer_selector:
-            doc.fail("spec", "one of peerIP or peerSelector is required")
-        if peer.peer_ip and peer.as_number is None:
-            doc.fail("spec.asNumber", "required with peerIP")
-        if peer.reverse_peering not in ("Auto", "Manual"):
-            doc.fail("spec.reversePeering", f"'{peer.reverse_peering}' is not Auto or Manual")
-        return peer
-    if kind == "Node":
-        labels = metadata.get("labels") or {}
-        if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-            doc.fail("metadata.labels", "labels must map names to strings")
-        bgp = spec.get("bgp") or {}
-        address = doc.get(bgp, "ipv4Address", str, "spec.bgp.ipv4Address")
-        if address is not None:
-            try:
-                address = str(ip_interface(address))
-            except ValueError:
-                doc.fail("spec.bgp.ipv4Address", f"'{address}' is not an address like 10.1.5.10/24")
-        cluster_id = doc.ip(doc.get(bgp, "routeReflectorClusterID", str, "spec.bgp.routeReflectorClusterID"),
-                            "spec.bgp.routeReflectorClusterID")
-        return Node(name, MappingProxyType(dict(labels)), address, doc.asn(bgp, "asNumber", "spec.bgp.asNumber"),
-                    cluster_id, source=where)
-    cidr = doc.get(spec, "cidr", str, "spec.cidr")
-    if cidr is None:
-        doc.fail("spec.cidr", "required field is missing")
-    block = doc.get(spec, "blockSize", int, "spec.blockSize", 26)
-    pool = IPPool(name, doc.cidr(cidr, "spec.cidr"), block, doc.get(spec, "ipipMode", str, "spec.ipipMode", "Never"),
-                  doc.get(spec, "vxlanMode", str, "spec.vxlanMode", "Never"),
-                  doc.get(spec, "natOutgoing", bool, "spec.natOutgoing", False),
-                  doc.get(spec, "disabled", bool, "spec.disabled", False),
-                  doc.get(spec, "disableBGPExport", bool, "spec.disableBGPExport", False),
-                  doc.selector(spec, "nodeSelector", "spec.nodeSelector") or "all()", source=where)
-    if not ip_network(pool.cidr).prefixlen <= block <= 32:
-        doc.fail("spec.blockSize", f"{block} must be between the pool's prefix length and 32")
-    return pool
+def parse_resources(text: str, source: str, *, version=None) -> ResourceSet:
+    from ..yamlsrc import load_located_all
 
-
-def parse_resources(text: str, source: str) -> ResourceSet:
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ResourceError(source, "", f"YAML syntax error: {exc}") from None
-    items: list[tuple[Any, int]] = []
+    documents = load_located_all(text, source, ResourceError)
+    buckets: list[list] = [[] for _ in _FIELDS]
     for index, data in enumerate(documents):
         if isinstance(data, Mapping) and str(data.get("kind", "")).endswith("List") and "items" in data:
-            items += [(item, index) for item in data.get("items") or []]
+            items = data.get("items") or []
+            lines = getattr(items, "item_lines", [])
+            entries = [(item, lines[i] if i < len(lines) else None) for i, item in enumerate(items)]
         else:
-            items.append((data, index))
-    out: dict[type, list] = {BGPConfiguration: [], BGPPeer: [], Node: [], IPPool: []}
-    for data, index in items:
-        resource = _parse_one(data, source, index)
-        bucket = out[type(resource)]
-        bucket[:] = [r for r in bucket if r.name != resource.name] + [resource]
-    return ResourceSet(tuple(out[BGPConfiguration]), tuple(out[BGPPeer]), tuple(out[Node]), tuple(out[IPPool]))
+            entries = [(data, getattr(data, "line", None))]
+        for item, line in entries:
+            resource = decode_document(item, source, index, line, version=version)
+            bucket = buckets[_BUCKET[type(resource)]]
+            bucket[:] = [r for r in bucket if r.name != resource.name] + [resource]
+    return ResourceSet(*(tuple(b) for b in buckets))
 
-
-def load_resources(paths: Iterable[str | Path]) -> ResourceSet:
+def load_resources(paths: Iterable[str | Path], *, version=None) -> ResourceSet:
     result = ResourceSet()
     for path in paths:
         path = Path(path)
@@ -284,11 +229,10 @@ def load_resources(paths: Iterable[str | Path]) -> ResourceSet:
                 text = file.read_text()
             except OSError as exc:
                 raise ResourceError(str(file), "", f"cannot read: {exc.strerror}") from None
-            result = result.merged(parse_resources(text, str(file)))
+            result = result.merged(parse_resources(text, str(file), version=version))
     return result
 
 
 def with_bgp_configuration(rs: ResourceSet, **changes) -> ResourceSet:
     conf = replace(rs.default_bgp_configuration(), **changes)
-    return ResourceSet((conf,) + tuple(c for c in rs.bgp_configurations if c.name != "default"),
-                       rs.bgp_peers, rs.nodes, rs.ip_pools)
+    return replace(rs, bgp_configurations=(conf,) + tuple(c for c in rs.bgp_configurations if c.name != "default"))
