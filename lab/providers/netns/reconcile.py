@@ -149,8 +149,13 @@ def _pod_part(bp: Blueprint, pod: Pod) -> Blueprint:
 
 
 def remove_pod(state: LabState, bp: Blueprint, pod: Pod) -> None:
-    """Delete the pod's namespace: its veth pair and the node's route through it go with it."""
+    """Delete the pod's veth (from the node's side: both ends and the node's route through it
+    go at once; a deleted namespace's interfaces go later, in the kernel's cleanup work, and a
+    new pod of the same name would find the old cali* still there), then its namespace."""
     pns = bp.prefix + pod.name
+    node_ns = bp.netns_of(pod.node)
+    if pod.cali in netlink.links(node_ns):
+        netlink.delete_link(node_ns, pod.cali)
     netlink.delete_netns(pns)
     state.forget(lambda o: o.get("kind") == "netns" and o.get("name") == pns)
 
