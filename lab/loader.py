@@ -469,13 +469,16 @@ class _Builder:
             rf.done()
             rr = m.RouteReflectors(names, cluster_id, label)
 
-        if peering == m.PEERING_ROUTE_REFLECTORS and not rr.nodes:
-            f.fail("route_reflectors", "peering 'route-reflectors' needs route_reflectors.nodes")
-        if peering != m.PEERING_ROUTE_REFLECTORS and rr.nodes:
-            f.fail("route_reflectors", f"route_reflectors is only used with peering: route-reflectors (peering is '{peering}')")
+        if peering in m.PEERING_WITH_REFLECTOR_NODES and not rr.nodes:
+            f.fail("route_reflectors", f"peering '{peering}' needs route_reflectors.nodes")
+        if peering not in m.PEERING_WITH_REFLECTOR_NODES and rr.nodes:
+            f.fail("route_reflectors", "route_reflectors is only used with peering: "
+                   f"{' or '.join(m.PEERING_WITH_REFLECTOR_NODES)} (peering is '{peering}')")
+        if peering == m.PEERING_RACK_REFLECTORS:
+            self.check_rack_reflectors(f, cluster, racks, rr)
         if peering == m.PEERING_EXTERNAL_RR and not hosts:
             f.fail("peering", "peering 'external-rr' needs a route-reflector host under hosts:")
-        if peering == m.PEERING_RACK_LEAF:
+        if peering in m.PEERING_AS_PER_RACK:
             for rack in racks:
                 if rack.leaf is None and any(n.rack == rack.name for n in cluster.nodes):
                     f.fail("peering", f"peering 'rack-leaf' needs a leaf for rack {rack.name} (racks.{rack.name}.leaf)")
@@ -495,6 +498,15 @@ class _Builder:
         plain_conf = json.loads(json.dumps(bgp_conf))
         return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(plain_conf),
                                 tuple(pools), rr, tuple(resources))
+
+    def check_rack_reflectors(self, f: Fields, cluster: m.Cluster, racks, rr: m.RouteReflectors) -> None:
+        """rack-reflectors: every rack with nodes has a leaf and a reflector node of its own."""
+        reflectors = set(rr.nodes)
+        for rack in racks:
+            members = [n.name for n in cluster.nodes if n.rack == rack.name]
+            if members and not reflectors.intersection(members):
+                f.fail("route_reflectors", f"peering 'rack-reflectors' needs a reflector node in rack {rack.name} "
+                       f"(one of: {', '.join(members[:5])}{' ...' if len(members) > 5 else ''})")
 
     def workloads(self, doc: LocMap, top: Fields) -> m.Workloads:
         f = self.fields(doc, "workloads", top.line("workloads"))
