@@ -299,3 +299,74 @@ def test_calicoctl_node_status_says_when_bird_is_not_running(tmp_path):
         assert table(lab, "worker")  # the others keep answering
     finally:
         lab.down(quiet())
+
+
+def test_leaf_follows_a_rack_peer_removed_and_added_again_without_restarting_bgpd(tmp_path):
+    """The spine/leaf lab: deleting rack1's BGPPeer takes the rack's nodes off leaf1 (bgpd is
+    told, not restarted: its spine sessions keep their uptime), applying it again brings them
+    back; then serviceClusterIPs patched in and the Service range on the leaves."""
+    from lab.checks.observe import observe_frr_sessions
+
+    lab = fresh_lab("calico-bgp-rr", "t-live-leaf", tmp_path)
+    try:
+        checks_pass(lab, ["bgp-sessions"])
+        peer = ctl(lab, "get", "bgppeer", "rack1-to-leaf1", "-o", "yaml")
+        bgpd_pid = _pid(lab, "bgpd:leaf1")
+        out = ctl(lab, "delete", "bgppeer", "rack1-to-leaf1")
+        assert "leaf1 (FRR): no neighbor 10.1.8.10; no neighbor 10.1.8.11" in out
+        wait_tables(lab, {"worker2": set(), "worker3": set()})
+        peers = {s.peer for s in observe_frr_sessions(lab.access(), "leaf1")}
+        assert peers == {"10.1.34.2", "10.1.11.2"}  # only the spines are left
+        ctl(lab, "apply", "-f", "-", stdin=peer)
+        wait_tables(lab, {"worker2": {("10.1.8.1", NODE, True)}, "worker3": {("10.1.8.1", NODE, True)}})
+        assert _pid(lab, "bgpd:leaf1") == bgpd_pid
+        checks_pass(lab, ["bgp-sessions", "routes", "connectivity"])
+        ctl(lab, "patch", "bgpconfiguration", "default", "-p", '{"spec": {"serviceClusterIPs": [{"cidr": "10.96.0.0/16"}]}}')
+        routes = lab.access().exec("leaf0", ["ip", "route", "show", "10.96.0.0/16"]).stdout
+        deadline = time.monotonic() + 20
+        while "10.1.5.10" not in routes or "10.1.5.11" not in routes:
+            assert time.monotonic() < deadline, routes
+            time.sleep(0.2)
+            routes = lab.access().exec("leaf0", ["ip", "route", "show", "10.96.0.0/16"]).stdout
+    finally:
+        lab.down(quiet())
+
+
+def _pid(lab, role: str) -> int:
+    from lab.providers.netns.state import LabState
+
+    return next(p["pid"] for p in LabState(lab.state_path).processes() if p["role"] == role)
+
+
+def test_mesh_off_then_an_external_route_reflector(tmp_path):
+    """Seed 001: three nodes in AS 65100 with the mesh; mesh off (remote blocks vanish from
+    `ip route`); a global BGPPeer to the BIRD reflector host: the routes come back, still via
+    the owning node (the reflector keeps the next hop); the reflector has one session a node."""
+    from lab.checks.observe import observe_bird_sessions
+
+    lab = fresh_lab(str(DATA / "live-mesh3-rr-host.yaml"), "t-live-ext", tmp_path)
+    nodes = ("control-plane", "worker", "worker2")
+    try:
+        wait_tables(lab, mesh_tables(lab, nodes))
+        owned = {n: block_of(lab, n) for n in nodes}
+        before = {owned["worker"]: frozenset({ip(lab, "worker")}), owned["worker2"]: frozenset({ip(lab, "worker2")})}
+        wait_routes(lab, "control-plane", before)
+        ctl(lab, "patch", "bgpconfiguration", "default", "-p", '{"spec": {"nodeToNodeMeshEnabled": false}}')
+        wait_tables(lab, {n: set() for n in nodes})
+        wait_routes(lab, "control-plane", {owned["worker"]: None, owned["worker2"]: None})
+        rr = textwrap.dedent("""\
+            apiVersion: projectcalico.org/v3
+            kind: BGPPeer
+            metadata: {name: external-rr}
+            spec: {peerIP: 10.7.0.50, asNumber: 65100}
+            """)
+        out = ctl(lab, "apply", "-f", "-", stdin=rr)
+        assert "rr1: reloaded" in out
+        wait_tables(lab, {n: {("10.7.0.50", GLOBAL, True)} for n in nodes})
+        wait_routes(lab, "control-plane", before)
+        wait_routes(lab, "worker2", {owned["control-plane"]: frozenset({ip(lab, "control-plane")})})
+        sessions = observe_bird_sessions(lab.access(), "rr1")
+        assert sorted((s.peer, s.established) for s in sessions) == [(ip(lab, n), True) for n in nodes]
+        checks_pass(lab, ["bgp-sessions", "routes", "connectivity"])
+    finally:
+        lab.down(quiet())

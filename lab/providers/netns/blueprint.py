@@ -34,6 +34,7 @@ from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...names import cali_iface
 from ...render.calico import render_calico
+from ...fabric import PlanIndex
 from ...render.frr import render_frr
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
@@ -191,6 +192,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
     if ipam_state is None:
         ipam_state = initial_state(rs, initial_pods(topo))
     sessions = plan_peering(rs)
+    # The fabric side (a leaf's rack neighbours, a reflector host's clients) follows this plan.
+    plan_index = PlanIndex.build(rs, sessions)
     ipam = to_plan(ipam_state, rs)
     short = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
     pods_of: dict[str, list] = {}
@@ -222,7 +225,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         rns = ns(router.name, ROUTER)
         for iface in router.interfaces:
             addresses.append(Address(rns, iface.name, str(iface.address)))
-        cfg = render_frr(topo, router)
+        cfg = render_frr(topo, router, plan_index)
         frr.append(FrrDaemon(router.name, rns, cfg.zebra, cfg.bgpd))
     for link in topo.links:
         if link.to_bridge:
@@ -269,7 +272,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
                                  f"net.ipv4.neigh.{cali}.proxy_delay": "0"})
 
-    host_configs = render_rr_hosts(topo)
+    host_configs = render_rr_hosts(topo, plan_index)
     for host in topo.hosts:
         hns = attach(host.name, topo.rack(host.rack), host.ip)
         bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None))
