@@ -156,16 +156,19 @@ def calicoctl(c, name=None, topology=None, provider="netns", dry_run=False):
     return run(_after_dashes(c), name=name, topology=topology, provider=provider, dry_run=dry_run)
 
 
-@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP,
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
+            "dry_run": "clab only: print the kubectl commands, change nothing",
             "recreate": "delete and recreate pods (new addresses from the enabled pools), as a rollout restart does",
             "node": "with --recreate: only the pods of this node", "all": "with --recreate: every pod",
             "add": "add a pod on this node", "delete": "delete this pod"})
 @_user_errors
-def pods(c, name=None, topology=None, recreate=False, node=None, all=False, add=None, delete=None):
+def pods(c, name=None, topology=None, provider="netns", dry_run=False, recreate=False, node=None, all=False,
+         add=None, delete=None):
     """List the lab's pods (node, IP, block, pool), or recreate, add or delete pods."""
     from lab.commands.calicoctl import pods as run
 
-    return run(name, topology, recreate_pods=recreate, node=node, all_pods=all, add=add, delete=delete)
+    return run(name, topology, provider=provider, recreate_pods=recreate, node=node, all_pods=all, add=add,
+               delete=delete, dry_run=dry_run)
 
 
 lab = Collection("lab")

@@ -27,7 +27,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lab.commands.calicoctl import run_on_netns  # noqa: E402
 from lab.loader import load_topology  # noqa: E402
 from lab.providers.netns.provider import NetnsProvider  # noqa: E402
 
@@ -55,7 +54,7 @@ def main() -> int:
                                 ("no node reloads", ["label", "nodes", node, f"bench=r{run}", "--overwrite"])):
                 key = label.strip()
                 started = time.monotonic()
-                run_on_netns(NetnsProvider.attach(name), argv, io.StringIO())
+                NetnsProvider.attach(name).calicoctl(argv, io.StringIO())
                 figures.setdefault(f"{key}: in-process", []).append(time.monotonic() - started)
             for label, argv in (("every node reloads", patch_services(["10.96.0.0/16"])),
                                 ("every node reloads", patch_services([]))):

@@ -10,7 +10,6 @@ from lab.calico.status import parse_birdc_protocols
 from lab.checks import run_checks
 from lab.checks.base import Context
 from lab.checks.observe import observe_routes
-from lab.commands.calicoctl import run_on_netns
 from lab.loader import load_topology
 from lab.providers.netns.provider import NetnsProvider
 from netns_helpers import quiet, unique
@@ -29,7 +28,7 @@ def fresh_lab(topology: str, base: str, tmp_path) -> NetnsProvider:
 def ctl(lab: NetnsProvider, *argv: str, stdin: str = "") -> str:
     """`invoke lab.calicoctl -- ARGV` on the lab (the same function), returning what it printed."""
     out = io.StringIO()
-    assert run_on_netns(lab, list(argv), out, io.StringIO(stdin)) == 0
+    assert lab.calicoctl(list(argv), out, io.StringIO(stdin)) == 0
     return out.getvalue()
 
 

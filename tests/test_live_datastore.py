@@ -378,9 +378,9 @@ def test_ipam_invariants_hold_under_any_sequence(sequence):
 
 
 def test_stdin_reader_of_the_command(tmp_path, store, monkeypatch):
-    from lab.commands.calicoctl import _reader
+    from lab.providers.netns.live import reader
 
-    read = _reader(io.StringIO(PEER))
+    read = reader(io.StringIO(PEER))
     assert read("-") == (PEER, "<stdin>")
     with pytest.raises(LabError, match="cannot read"):
         read(str(tmp_path / "missing.yaml"))

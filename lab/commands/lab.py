@@ -139,11 +139,7 @@ def _calicoctl_in(lab: Provider, target: str, argv: Sequence[str], out: TextIO) 
     """calicoctl on a node: `node status` reads that node's BIRD, as calico-node's calicoctl
     does; every other verb is a datastore client, the same as `lab.calicoctl`."""
     if list(argv[:2]) != ["node", "status"]:
-        from .calicoctl import run_on_netns
-
-        if lab.name != "netns":
-            return lab.calicoctl(list(argv), out)
-        return run_on_netns(lab, argv, out)
+        return lab.calicoctl(list(argv), out)
     from ..calico.status import parse_birdc_protocols
     from ..calico.tables import node_status_text
 

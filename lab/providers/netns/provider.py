@@ -31,7 +31,7 @@ from ...exec import NetnsAccess, Result
 from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
-from . import netlink
+from . import live, netlink
 from .blueprint import Blueprint, build_blueprint, calico_resources, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
@@ -272,11 +272,17 @@ class NetnsProvider(Provider):
         """`calicoctl patch bgpconfiguration default` as a user would; the reconcile reloads
         the nodes whose config changed."""
         patch = {"spec": {"serviceClusterIPs": [{"cidr": c} for c in cidrs] if cidrs else None}}
-        from ...commands.calicoctl import run_on_netns
-
-        run_on_netns(self, ["patch", "bgpconfiguration", "default", "-p", json.dumps(patch)], io.StringIO())
+        self.calicoctl(["patch", "bgpconfiguration", "default", "-p", json.dumps(patch)], io.StringIO())
 
     # -- live changes --------------------------------------------------------------------
+
+    def calicoctl(self, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin) -> int:
+        """calicoctl's verbs against this lab's datastore, reconciled at once (live.py)."""
+        return live.calicoctl(self, argv, out, stdin)
+
+    def change_pods(self, **options) -> int:
+        """List, recreate, add or delete pods (live.py `pods`)."""
+        return live.pods(self, **options)
 
     def reconcile(self, out: TextIO, before: Blueprint | None = None) -> ReconcilePlan:
         """Make the running lab what the datastore says (see reconcile.py); `before` is the
