@@ -171,12 +171,41 @@ def pods(c, name=None, topology=None, provider="netns", dry_run=False, recreate=
                delete=delete, dry_run=dry_run)
 
 
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "out": "archive to write (default build/<lab>/bundle-<lab>-<time>.tar.gz)",
+            "captures": "include the pcaps under build/<lab>/captures/",
+            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)"})
+@_user_errors
+def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False):
+    """Write a running lab and its history (every change since up) into one .tar.gz a person can read and anyone can replay."""
+    from lab.commands.bundle import bundle as run
+
+    return run(name, topology, out, captures=captures, include_secrets=include_secrets)
+
+
+@task(help={"bundle": "a file written by lab.bundle", "name": "name of the rebuilt lab (default <lab>-replay)",
+            "until": "stop after this many changes (0: just the starting state)",
+            "step": "wait for Enter before each change"})
+@_user_errors
+def replay(c, bundle, name=None, until=None, step=False):
+    """Rebuild a bundled lab, re-apply its changes in order, and say whether sessions and routes came out identical."""
+    from lab.commands.bundle import replay as run
+
+    if until is not None:
+        try:
+            until = int(until)
+        except ValueError:
+            raise LabError(f"--until {until!r}: give a whole number of changes") from None
+    return run(bundle, name, until=until, step=step)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
 
 lab.add_task(calicoctl)
 lab.add_task(pods)
+lab.add_task(bundle)
+lab.add_task(replay)
 
 ns = Collection()
 ns.add_collection(lab)

@@ -154,22 +154,32 @@ class Store:
         stamped = [stamp(normalise(d), None, 1) for d in documents]
         decode(stamped, source)
         snap.documents, snap.ipam, snap.revision = stamped, ipam, 1
-        snap.history.append(_entry("seed", [f"{len(stamped)} resources from {source}"], 1))
+        # The seed itself is in the log, so a bug bundle can rebuild the lab's first state.
+        replay = {"kind": "seed", "documents": copy.deepcopy(stamped), "ipam": ipam.as_json()}
+        snap.history.append(_entry("seed", [f"{len(stamped)} resources from {source}"], 1, replay))
         self._write(snap)
         return snap
 
-    def commit(self, before: Snapshot, after: Snapshot, command: str, changes: Sequence[Change | str]) -> Snapshot:
+    def commit(self, before: Snapshot, after: Snapshot, command: str, changes: Sequence[Change | str],
+               replay: dict | None = None) -> Snapshot:
         """Write `after` (built from `before`) as one transaction; refuses if someone else wrote
-        in between (the revision moved), like an update conflict."""
+        in between (the revision moved), like an update conflict. `replay` says how to do the
+        same change again (kind, argv, the inputs it read): `lab.replay` uses it."""
         current = self.snapshot().revision
         if current != before.revision:
             raise LabError(f"the datastore changed while this command ran (revision {before.revision} -> {current}): "
                            "run the command again")
         decode(after.documents, str(self.path))
         after.revision = before.revision + 1
-        after.history = before.history + [_entry(command, [str(c) for c in changes], after.revision)]
+        after.history = before.history + [_entry(command, [str(c) for c in changes], after.revision, replay)]
         self._write(after)
         return after
+
+    def record(self, command: str, changes: Sequence[str], replay: dict | None = None) -> None:
+        """Log an event that changes the lab but not its resources (a fault: a link down, a
+        daemon stopped, netem), in the same ordered history."""
+        before = self.snapshot()
+        self.commit(before, copy.deepcopy(before), command, changes, replay)
 
     def _write(self, snap: Snapshot) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -180,9 +190,12 @@ class Store:
         self._cache = None
 
 
-def _entry(command: str, changes: list[str], revision: int) -> dict:
-    return {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "unix": round(time.time(), 3),
-            "revision": revision, "command": command, "changes": changes}
+def _entry(command: str, changes: list[str], revision: int, replay: dict | None = None) -> dict:
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "unix": round(time.time(), 3),
+             "revision": revision, "command": command, "changes": changes}
+    if replay is not None:
+        entry["replay"] = replay
+    return entry
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ these functions; nothing else writes the datastore after `up`.
 from __future__ import annotations
 
 import copy
+import shlex
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -37,10 +38,29 @@ def reader(stdin: TextIO):
     return read
 
 
-def calicoctl(lab, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin) -> int:
+def _recorded(files: dict[str, str]):
+    def read(target: str) -> tuple[str, str]:
+        if target not in files:
+            raise LabError(f"{target}: not recorded with this change")
+        return files[target], f"{target} (recorded)"
+    return read
+
+
+def calicoctl(lab, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin,
+              files: dict[str, str] | None = None) -> int:
+    """`files`: what `-f` reads, by the name given on the command line (a replayed change
+    reads the inputs recorded with it, not today's files)."""
     store = lab.store()
     before = store.snapshot()
-    outcome = ctl.run(list(argv), before, reader(stdin))
+    inputs: dict[str, str] = {}
+    read = reader(stdin) if files is None else _recorded(files)
+
+    def recording(target: str) -> tuple[str, str]:  # what -f read, so the change can be replayed
+        text, source = read(target)
+        inputs[target] = text
+        return text, source
+
+    outcome = ctl.run(list(argv), before, recording)
     if not outcome.changed:
         out.write(outcome.text)
         return 0
@@ -50,14 +70,15 @@ def calicoctl(lab, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin) 
     rs = decode(after.documents, "the datastore after this change")
     check_netns_limits(lab, before, after)
     after.ipam = reconcile_pools(after.ipam, rs)
-    return _commit_and_reconcile(lab, before, after, "calicoctl " + " ".join(argv), outcome.changes,
-                                 outcome.text, out)
+    replay = {"kind": "calicoctl", "argv": list(argv), "inputs": inputs}
+    return _commit_and_reconcile(lab, before, after, "calicoctl " + shlex.join(argv), outcome.changes,
+                                 outcome.text, out, replay)
 
 
 def _commit_and_reconcile(lab, before: Snapshot, after: Snapshot, command: str, changes, text: str,
-                          out: TextIO) -> int:
+                          out: TextIO, replay: dict) -> int:
     running = lab.blueprint
-    lab.store().commit(before, after, command, changes)
+    lab.store().commit(before, after, command, changes, replay)
     out.write(text)
     out.flush()
     lab.reconcile(out, running)
@@ -123,7 +144,10 @@ def pods(lab, *, recreate_pods: bool = False, node: str | None = None, all_pods:
     after = copy.deepcopy(before)
     after.ipam = state
     command = "pods " + ("--recreate" if recreate_pods else f"--add {add}" if add else f"--delete {delete}")
-    return _commit_and_reconcile(lab, before, after, command, changes, "".join(c + "\n" for c in changes), out)
+    replay = {"kind": "pods", "options": {"recreate_pods": recreate_pods, "node": node, "all_pods": all_pods,
+                                          "add": add, "delete": delete}}
+    return _commit_and_reconcile(lab, before, after, command, changes, "".join(c + "\n" for c in changes), out,
+                                 replay)
 
 
 def pods_table(lab, state) -> str:

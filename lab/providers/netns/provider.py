@@ -24,7 +24,8 @@ import json
 from ... import model as m
 from ... import traffic
 from ...calico.resources import ResourceSet
-from ...calico.store import Store
+from ...calico.ipam_state import IpamState
+from ...calico.store import Store, decode
 from ...checks.base import PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess, Result
@@ -52,6 +53,7 @@ class NetnsProvider(Provider):
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
         self._bp_revision = -1
+        self._seed: tuple[list[dict], IpamState] | None = None
 
     # -- lab identity --------------------------------------------------------------------
 
@@ -109,7 +111,9 @@ class NetnsProvider(Provider):
 
     # -- up ------------------------------------------------------------------------------
 
-    def up(self, out: TextIO) -> None:
+    def up(self, out: TextIO, seed: tuple[list[dict], IpamState] | None = None) -> None:
+        """`seed`: the datastore's first documents and IPAM state instead of the topology's
+        (a replayed bug bundle starts from the state its lab started from)."""
         if self.is_up():
             if self.is_complete():
                 out.write(f"lab {self.lab_name} is already up (netns); `invoke lab.down` removes it\n")
@@ -118,7 +122,9 @@ class NetnsProvider(Provider):
                            f"run `invoke lab.down --name {self.lab_name}` first")
         require_root()
         require_binaries(BINARIES)
-        bp = build_blueprint(self.topo, self.lab_name)
+        self._seed = seed
+        bp = build_blueprint(self.topo, self.lab_name, decode(seed[0], "the seed") if seed else None,
+                             seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
         started = self._started = time.monotonic()
@@ -157,7 +163,8 @@ class NetnsProvider(Provider):
         state.record_dir(self.run_dir)
         (self.run_dir / "calico").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.topo.source, self.run_dir / "topology.yaml")
-        self.store().seed(seed_documents(self.topo), bp.ipam_state, str(self.topo.source))
+        documents = self._seed[0] if self._seed else seed_documents(self.topo)
+        self.store().seed(documents, bp.ipam_state, str(self.topo.source))
         self._bp_revision = self.store().revision()
 
     def _namespaces(self, state: LabState, bp: Blueprint) -> None:
@@ -276,9 +283,10 @@ class NetnsProvider(Provider):
 
     # -- live changes --------------------------------------------------------------------
 
-    def calicoctl(self, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin) -> int:
+    def calicoctl(self, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin,
+                  files: dict[str, str] | None = None) -> int:
         """calicoctl's verbs against this lab's datastore, reconciled at once (live.py)."""
-        return live.calicoctl(self, argv, out, stdin)
+        return live.calicoctl(self, argv, out, stdin, files)
 
     def change_pods(self, **options) -> int:
         """List, recreate, add or delete pods (live.py `pods`)."""
