@@ -387,3 +387,18 @@ def test_stdin_reader_of_the_command(tmp_path, store, monkeypatch):
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe")
     with pytest.raises(LabError, match="not a UTF-8"):
         read(str(tmp_path / "bin.yaml"))
+
+
+def test_unknown_field_is_an_error_with_a_suggestion_and_the_line(store):
+    typo = PEER.replace("nodeSelector: all()", "nodeSelectr: all()")
+    with pytest.raises(LabError) as info:
+        run(store, "apply", "-f", "p.yaml", **{"p.yaml": typo})
+    text = str(info.value)
+    assert "p.yaml:4" in text and "nodeSelectr" in text and "nodeSelector" in text
+    assert not store.resources().bgp_peers
+
+
+def test_unknown_kind_in_a_file_is_an_error(store):
+    widget = "apiVersion: projectcalico.org/v3\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
+    with pytest.raises(LabError, match="Widget"):
+        run(store, "apply", "-f", "w.yaml", **{"w.yaml": widget})
