@@ -32,7 +32,7 @@ def redact(value: Any) -> Any:
     (Calico's password form) only names a Secret: it is kept; the Secret's data is not."""
     if isinstance(value, dict):
         secret = value.get("kind") == "Secret"
-        out = {}
+        out: dict[Any, Any] = {}
         for key, item in value.items():
             if secret and key in ("data", "stringData") and isinstance(item, dict):
                 out[key] = {k: REDACTED for k in item}

@@ -100,8 +100,9 @@ def _first_free(block: str, used: set[str]) -> str | None:
 
 def allocate(state: IpamState, rs: ResourceSet, node: str, pod: str) -> IpamState:
     """Give `pod` on `node` an address, claiming a block if the node has no room."""
-    if state.pod(pod) is not None:
-        raise LabError(f"pod {pod} already has an address ({state.pod(pod).ip})")
+    existing = state.pod(pod)
+    if existing is not None:
+        raise LabError(f"pod {pod} already has an address ({existing.ip})")
     labels = rs.node(node).labels
     pools = {p.name: p for p in rs.ip_pools}
     used = {p.ip for p in state.pods}

@@ -90,8 +90,9 @@ def ipam_table(snap, show_blocks: bool = False) -> str:
     rows = [("GROUPING", "CIDR", "IPS TOTAL", "IPS IN USE", "IPS FREE")]
     for pool in snap.of_kind("IPPool"):
         cidr = pool["spec"]["cidr"]
-        total = ip_network(cidr, strict=False).num_addresses
-        used = sum(n for block, n in in_use.items() if ip_network(block).subnet_of(ip_network(cidr, strict=False)))
+        net = ip_network(cidr, strict=False)
+        total = net.num_addresses
+        used = sum(n for block, n in in_use.items() if _inside(block, net))
         rows.append(("IP Pool", cidr, str(total), f"{used} ({_pct(used, total)})", f"{total - used} ({_pct(total - used, total)})"))
         if show_blocks:
             for block in snap.ipam.blocks:
@@ -100,6 +101,11 @@ def ipam_table(snap, show_blocks: bool = False) -> str:
                     n = in_use.get(block.cidr, 0)
                     rows.append(("Block", block.cidr, str(size), f"{n} ({_pct(n, size)})", f"{size - n} ({_pct(size - n, size)})"))
     return _boxed(rows)
+
+
+def _inside(block: str, net) -> bool:
+    inner = ip_network(block)
+    return inner.version == net.version and inner.subnet_of(net)  # type: ignore[arg-type]
 
 
 def _pct(part: int, whole: int) -> str:

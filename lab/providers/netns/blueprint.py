@@ -123,8 +123,8 @@ class Blueprint:
     pods: tuple[Pod, ...]
     resources_yaml: str
     sessions: Mapping[str, tuple[Session, ...]]  # Calico peering plan, by k8s node name
-    ipam: IpamPlan = field(repr=False, default=None)
-    ipam_state: IpamState = field(repr=False, default=None)
+    ipam: IpamPlan = field(repr=False, default_factory=lambda: IpamPlan(MappingProxyType({})))
+    ipam_state: IpamState = field(repr=False, default_factory=IpamState)
 
     def netns_of(self, target: str) -> str:
         for ns in self.namespaces:

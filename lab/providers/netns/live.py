@@ -61,7 +61,7 @@ def calicoctl(lab, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin,
         return text, source
 
     outcome = ctl.run(list(argv), before, recording)
-    if not outcome.changed:
+    if outcome.after is None:  # a read-only verb
         out.write(outcome.text)
         return 0
     for finding in outcome.findings:
@@ -122,10 +122,11 @@ def pods(lab, *, recreate_pods: bool = False, node: str | None = None, all_pods:
     if recreate_pods:
         if not (node or all_pods):
             raise LabError("lab.pods --recreate: say which: --node NODE or --all")
-        targets = [p for p in state.pods if all_pods or p.node == _node_name(lab, node)]
+        wanted = None if all_pods else _node_name(lab, node or "")
+        targets = [p for p in state.pods if wanted is None or p.node == wanted]
         for pod in targets:  # one at a time, as a rollout restart replaces them
             state = recreate(state, rs, pod.name)
-            changes.append(f"recreated pod {pod.name}: {pod.ip} -> {state.pod(pod.name).ip}")
+            changes.append(f"recreated pod {pod.name}: {pod.ip} -> {_ip(state, pod.name)}")
     elif add:
         k8s = _node_name(lab, add)
         short = next(n.name for n in lab.topo.cluster.nodes if lab.topo.cluster.k8s_name(n) == k8s)
@@ -148,6 +149,11 @@ def pods(lab, *, recreate_pods: bool = False, node: str | None = None, all_pods:
                                           "add": add, "delete": delete}}
     return _commit_and_reconcile(lab, before, after, command, changes, "".join(c + "\n" for c in changes), out,
                                  replay)
+
+
+def _ip(state, pod: str) -> str:
+    alloc = state.pod(pod)
+    return alloc.ip if alloc else "(none)"
 
 
 def pods_table(lab, state) -> str:

@@ -70,13 +70,13 @@ def plan_reconcile(old: Blueprint, new: Blueprint, running: dict[str, str | None
     `running_frr`: per router the bgpd config it runs now. Raises NotLive for a router
     change bgpd cannot take without a restart."""
     plan = ReconcilePlan()
-    for daemon in new.frr:
-        current = (running_frr or {}).get(daemon.target)
-        if current is not None and current != daemon.bgpd_conf:
-            commands = bgpd_delta(current, daemon.bgpd_conf)
-            plan.frr_configs[daemon.target] = daemon.bgpd_conf
+    for router in new.frr:
+        current = (running_frr or {}).get(router.target)
+        if current is not None and current != router.bgpd_conf:
+            commands = bgpd_delta(current, router.bgpd_conf)
+            plan.frr_configs[router.target] = router.bgpd_conf
             if commands:
-                plan.frr[daemon.target] = commands
+                plan.frr[router.target] = commands
     for daemon in new.bird:
         if running.get(daemon.target) != daemon.config:
             plan.reload[daemon.target] = daemon.config
