@@ -133,9 +133,58 @@ def doctor(c, provider=None, topology=None):
     return run(provider, topology)
 
 
+ENDPOINT_HELP = "TARGET:IFACE, e.g. leaf0:eth1 or worker:eth0"
+
+
+@task(name="link", help={"endpoint": ENDPOINT_HELP, "state": "down or up", "name": NAME_HELP,
+                         "topology": TOPOLOGY_HELP})
+@_user_errors
+def link_(c, endpoint, state, name=None, topology=None):
+    """Set a lab interface down or up; up restores the addresses, routes and sysctls the lab put through it."""
+    from lab.commands import faults
+
+    return faults.link(endpoint, state, name, topology)
+
+
+@task(name="stop", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
+                         "kill": "SIGKILL (a crash: peers notice only at hold-time expiry) instead of SIGTERM",
+                         "topology": TOPOLOGY_HELP})
+@_user_errors
+def stop_(c, target, name=None, kill=False, topology=None):
+    """Stop the routing daemon(s) of a target: zebra+bgpd of a router, BIRD of a node or RR host."""
+    from lab.commands import faults
+
+    return faults.stop(target, name, topology, kill=kill)
+
+
+@task(name="start", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
+                          "topology": TOPOLOGY_HELP})
+@_user_errors
+def start_(c, target, name=None, topology=None):
+    """Start a stopped target's routing daemon(s) with the same command line and config; waits until ready."""
+    from lab.commands import faults
+
+    return faults.start(target, name, topology)
+
+
+@task(help={"endpoint": ENDPOINT_HELP, "delay": "added delay in ms", "jitter": "jitter in ms (<= delay)",
+            "loss": "random loss in percent", "clear": "remove the netem qdisc", "name": NAME_HELP,
+            "topology": TOPOLOGY_HELP})
+@_user_errors
+def netem(c, endpoint, delay=None, jitter=None, loss=None, clear=False, name=None, topology=None):
+    """Slow down or lose packets on one lab interface (tc netem), or --clear it."""
+    from lab.commands import faults
+
+    return faults.netem(endpoint, delay, jitter, loss, clear, name, topology)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
+lab.add_task(link_)
+lab.add_task(stop_)
+lab.add_task(start_)
+lab.add_task(netem)
 
 ns = Collection()
 ns.add_collection(lab)
