@@ -178,6 +178,24 @@ def netem(c, endpoint, delay=None, jitter=None, loss=None, clear=False, name=Non
     return faults.netem(endpoint, delay, jitter, loss, clear, name, topology)
 
 
+@task(help={"action": "start | mark | status | stop",
+            "text": "mark only: the text of the mark (or after --: lab.traffic mark -- mesh off)",
+            "name": NAME_HELP, "topology": TOPOLOGY_HELP,
+            "pairs": "start: all (default), cross-node, cross-rack, or SRC:DST,... (pod names)",
+            "interval": "start: ms between two probes of one pair (default 20)",
+            "limit": "start: seconds after which the traffic stops by itself (default 600)",
+            "json": "stop: also write the report (per segment and pair: sent, lost, longest outage) to this file"})
+@_user_errors
+def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval=None, limit=None, json=None):
+    """Background probes between pods: start, mark --text T, status, stop (loss per segment between marks)."""
+    from lab.commands.traffic import traffic as run
+
+    # Invoke has no optional positional argument: the mark's text comes with --text or after --.
+    if text is None and c.remainder:
+        text = c.remainder
+    return run(action, text, name, topology, pairs, interval, limit, json)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
@@ -185,6 +203,7 @@ lab.add_task(link_)
 lab.add_task(stop_)
 lab.add_task(start_)
 lab.add_task(netem)
+lab.add_task(traffic)
 
 ns = Collection()
 ns.add_collection(lab)
