@@ -30,6 +30,19 @@ def _user_errors(func):
     return wrapper
 
 
+def _after_dashes(c) -> list[str]:
+    """The arguments after `--` exactly as the shell split them.
+
+    Invoke joins its remainder into one string with spaces, which loses the quoting
+    (`-- sh -c 'echo a; echo b'` would become five words); the process's own argv has them.
+    """
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1:]
+    import shlex
+
+    return shlex.split(c.remainder) if c.remainder else []
+
+
 TOPOLOGY_HELP = "topology name (in topologies/) or path to a topology file; default calico-bgp-rr"
 
 
@@ -87,7 +100,7 @@ def exec_(c, target, topology=None, provider="netns", name=None):
     """Run a command inside a lab target: invoke lab.exec leaf0 -- ip route   (birdc/vtysh reach that target's daemon)."""
     from lab.commands import lab as cmd
 
-    return cmd.exec_in(target, c.remainder, topology, provider, name)
+    return cmd.exec_in(target, _after_dashes(c), topology, provider, name)
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
@@ -131,6 +144,28 @@ def doctor(c, provider=None, topology=None):
     from lab.commands.doctor import doctor as run
 
     return run(provider, topology)
+
+
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
+            "dry_run": "clab only: print the calicoctl command, change nothing"})
+@_user_errors
+def calicoctl(c, name=None, topology=None, provider="netns", dry_run=False):
+    """calicoctl on a running lab: invoke lab.calicoctl -- apply -f peers.yaml | get nodes -o wide | patch ... | label ... | delete ..."""
+    from lab.commands.calicoctl import calicoctl as run
+
+    return run(_after_dashes(c), name=name, topology=topology, provider=provider, dry_run=dry_run)
+
+
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP,
+            "recreate": "delete and recreate pods (new addresses from the enabled pools), as a rollout restart does",
+            "node": "with --recreate: only the pods of this node", "all": "with --recreate: every pod",
+            "add": "add a pod on this node", "delete": "delete this pod"})
+@_user_errors
+def pods(c, name=None, topology=None, recreate=False, node=None, all=False, add=None, delete=None):
+    """List the lab's pods (node, IP, block, pool), or recreate, add or delete pods."""
+    from lab.commands.calicoctl import pods as run
+
+    return run(name, topology, recreate_pods=recreate, node=node, all_pods=all, add=add, delete=delete)
 
 
 ENDPOINT_HELP = "TARGET:IFACE, e.g. leaf0:eth1 or worker:eth0"
@@ -191,8 +226,8 @@ def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval
     from lab.commands.traffic import traffic as run
 
     # Invoke has no optional positional argument: the mark's text comes with --text or after --.
-    if text is None and c.remainder:
-        text = c.remainder
+    if text is None:
+        text = " ".join(_after_dashes(c)) or None
     return run(action, text, name, topology, pairs, interval, limit, json)
 
 
@@ -203,6 +238,8 @@ lab.add_task(link_)
 lab.add_task(stop_)
 lab.add_task(start_)
 lab.add_task(netem)
+lab.add_task(calicoctl)
+lab.add_task(pods)
 lab.add_task(traffic)
 
 ns = Collection()

@@ -7,6 +7,8 @@ field-level problems, then cross-references, then whole-topology invariants.
 
 from __future__ import annotations
 
+import json
+
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface, ip_network, ip_address
 from pathlib import Path
 from typing import Any
@@ -39,15 +41,21 @@ def resolve_topology_path(name_or_path: str | Path | None) -> Path:
     raise TopologyError(value, "", f"no such topology file or name (known names: {known})")
 
 
-def load_topology(name_or_path: str | Path | None = None) -> m.Topology:
+def load_topology(name_or_path: str | Path | None = None, *, resource_dir: Path | None = None,
+                  lenient_resources: bool = False) -> m.Topology:
+    """`resource_dir`: where relative `calico.resources` files are (default: next to the file);
+    `lenient_resources`: a missing one is skipped (a running lab's saved copy of its topology,
+    whose resources are in the lab's datastore already)."""
     path = resolve_topology_path(name_or_path)
-    return _Builder(path).build(load_located(path, TopologyError))
+    return _Builder(path, resource_dir, lenient_resources).build(load_located(path, TopologyError))
 
 
 class _Builder:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resource_dir: Path | None = None, lenient_resources: bool = False):
         self.path = path
         self.file = _display(path)
+        self.resource_dir = Path(resource_dir) if resource_dir else path.parent
+        self.lenient_resources = lenient_resources
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -476,12 +484,16 @@ class _Builder:
         for index, item in enumerate(resources_doc):
             if not isinstance(item, str):
                 f.fail("resources", f"item {index} must be a file name")
-            candidates = [self.path.parent / item, CALICO_DIR / item, REPO_ROOT / item]
+            candidates = [self.resource_dir / item, CALICO_DIR / item, REPO_ROOT / item]
             found = next((c for c in candidates if c.is_file()), None)
+            if found is None and self.lenient_resources:
+                continue  # a running lab's saved topology: its datastore already holds them
             if found is None:
                 f.fail("resources", f"resource file '{item}' not found (looked next to the topology and in calico/)")
             resources.append(found)
-        return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(bgp_conf),
+        # Plain dicts/lists: the located YAML types cannot be dumped back to YAML for Calico.
+        plain_conf = json.loads(json.dumps(bgp_conf))
+        return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(plain_conf),
                                 tuple(pools), rr, tuple(resources))
 
     def workloads(self, doc: LocMap, top: Fields) -> m.Workloads:

@@ -18,12 +18,13 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence, TextIO
 
-import yaml
+import io
+import json
 
 from ... import model as m
 from ... import traffic
-from ...calico.bird import BgpTimers, render_bird
-from ...calico.resources import ResourceSet, parse_resources
+from ...calico.resources import ResourceSet
+from ...calico.store import Store
 from ...checks.base import PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess, Result
@@ -31,7 +32,8 @@ from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from . import netlink
-from .blueprint import Blueprint, build_blueprint, calico_resources
+from .blueprint import Blueprint, build_blueprint, calico_resources, seed_documents
+from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
 from .state import LabState, teardown
 
@@ -48,7 +50,7 @@ class NetnsProvider(Provider):
         self.run_dir = Path(run_root) / self.lab_name
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
-        self._rs: ResourceSet | None = None
+        self._bp_revision = -1
 
     # -- lab identity --------------------------------------------------------------------
 
@@ -58,7 +60,9 @@ class NetnsProvider(Provider):
         saved = Path(run_root) / lab_name / "topology.yaml"
         if not saved.is_file():
             raise LabError(f"no netns lab named '{lab_name}' is up (nothing in {saved.parent})")
-        return cls(load_topology(saved), lab_name, out_dir, run_root)
+        # Its Calico resources are in its datastore: the saved copy's `calico.resources` files
+        # (relative to where the topology was) are not needed, and not looked for here.
+        return cls(load_topology(saved, lenient_resources=True), lab_name, out_dir, run_root)
 
     @staticmethod
     def exists(lab_name: str, run_root: Path = RUN_ROOT) -> bool:
@@ -70,20 +74,29 @@ class NetnsProvider(Provider):
     def is_complete(self) -> bool:
         return self.is_up() and LabState(self.state_path).meta.get("phase") == "up"
 
+    def store(self) -> Store:
+        """The lab's datastore: the Calico resources in force and its IPAM state."""
+        return Store(self.run_dir / "calico")
+
     @property
     def blueprint(self) -> Blueprint:
-        if self._blueprint is None:
-            self._blueprint = build_blueprint(self.topo, self.lab_name, self.resources())
+        """What the lab is made of now: built from the datastore (the topology only seeded it)."""
+        store = self.store()
+        revision = store.revision() if store.exists() else 0
+        if self._blueprint is None or self._bp_revision != revision:
+            if revision:
+                self._blueprint = build_blueprint(self.topo, self.lab_name, store.resources(), store.ipam())
+            else:
+                self._blueprint = build_blueprint(self.topo, self.lab_name)
+            self._bp_revision = revision
         return self._blueprint
 
     def resources(self) -> ResourceSet:
-        if self._rs is None:
-            saved = self.run_dir / "calico" / "resources.yaml"
-            if saved.is_file():
-                self._rs = parse_resources(saved.read_text(), str(saved))
-            else:
-                self._rs, _ = calico_resources(self.topo)
-        return self._rs
+        """The Calico resources in force: the datastore's, or the topology's before `up`."""
+        store = self.store()
+        if store.exists():
+            return store.resources()
+        return calico_resources(self.topo)[0]
 
     # -- daemons -------------------------------------------------------------------------
 
@@ -143,7 +156,8 @@ class NetnsProvider(Provider):
         state.record_dir(self.run_dir)
         (self.run_dir / "calico").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.topo.source, self.run_dir / "topology.yaml")
-        (self.run_dir / "calico" / "resources.yaml").write_text(bp.resources_yaml)
+        self.store().seed(seed_documents(self.topo), bp.ipam_state, str(self.topo.source))
+        self._bp_revision = self.store().revision()
 
     def _namespaces(self, state: LabState, bp: Blueprint) -> None:
         for ns in bp.namespaces:
@@ -254,23 +268,32 @@ class NetnsProvider(Provider):
                 spawned.stop()
 
     def set_service_cluster_ips(self, cidrs: Sequence[str]) -> None:
-        """Edit BGPConfiguration default as a user would, re-render every node's BIRD, reload it."""
-        saved = self.run_dir / "calico" / "resources.yaml"
-        docs = list(yaml.safe_load_all(saved.read_text()))
-        for doc in docs:
-            if doc and doc.get("kind") == "BGPConfiguration" and doc["metadata"]["name"] == "default":
-                if cidrs:
-                    doc["spec"]["serviceClusterIPs"] = [{"cidr": c} for c in cidrs]
-                else:
-                    doc["spec"].pop("serviceClusterIPs", None)
-        text = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
-        rs = parse_resources(text, str(saved))
-        saved.write_text(text)
-        self._rs, self._blueprint = rs, None
-        bp = self.blueprint
-        for daemon in bp.bird:
-            if daemon.k8s_name is not None:
-                self._bird(daemon).reload(daemon.config)
+        """`calicoctl patch bgpconfiguration default` as a user would; the reconcile reloads
+        the nodes whose config changed."""
+        patch = {"spec": {"serviceClusterIPs": [{"cidr": c} for c in cidrs] if cidrs else None}}
+        from ...commands.calicoctl import run_on_netns
+
+        run_on_netns(self, ["patch", "bgpconfiguration", "default", "-p", json.dumps(patch)], io.StringIO())
+
+    # -- live changes --------------------------------------------------------------------
+
+    def reconcile(self, out: TextIO, before: Blueprint | None = None) -> ReconcilePlan:
+        """Make the running lab what the datastore says (see reconcile.py); `before` is the
+        blueprint the lab ran, for the per-node report of what changed."""
+        old = before if before is not None else self.blueprint
+        self._blueprint = None
+        new = self.blueprint
+        running = running_configs(new, lambda target: self.run_dir / target)
+        plan = plan_reconcile(old, new, running)
+        if plan.empty:
+            out.write("  no node's configuration changed\n")
+            return plan
+        birds = {d.target: d for d in new.bird}
+        try:
+            apply_reconcile(plan, new, LabState(self.state_path), lambda t: self._bird(birds[t]), out)
+        finally:
+            netlink.close_all()
+        return plan
 
 
     # -- faults on the running lab (the work is in lab/faults.py) -------------------------
