@@ -231,6 +231,22 @@ def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval
     return run(action, text, name, topology, pairs, interval, limit, json)
 
 
+@task(help={"scenario": "a name in scenarios/ or a path to a scenario file; --list lists the shipped ones",
+            "name": NAME_HELP,
+            "keep": "keep the lab at the end (default: remove it if the scenario brought it up)",
+            "json": "also write the per-step results (with sent/lost/longest outage) as JSON to this file",
+            "junit": "also write the per-step results as JUnit XML to this file"})
+@_user_errors
+def scenario(c, scenario, name=None, keep=False, json=None, junit=None):
+    """Run a scripted procedure on a lab with background traffic: steps, tables, route diffs, loss per step."""
+    from lab.commands.scenario import scenario as run
+
+    # `--list` arrives as the scenario argument (Invoke has no optional positional argument).
+    if scenario == "--list":
+        return run(None, list_=True)
+    return run(scenario, name, keep, json, junit, None)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
@@ -241,6 +257,7 @@ lab.add_task(netem)
 lab.add_task(calicoctl)
 lab.add_task(pods)
 lab.add_task(traffic)
+lab.add_task(scenario)
 
 ns = Collection()
 ns.add_collection(lab)

@@ -242,7 +242,7 @@ class Traffic:
             # Probes first (they log their last echoes as they end), then the echo responders.
             for proc in sorted(data["processes"], key=lambda p: not p["role"].startswith("traffic-probe")):
                 procs.stop(proc["pid"], proc["starttime"], 2.0)
-                state.forget(proc["pid"])
+                state.forget(lambda o, pid=proc["pid"]: o.get("kind") == "process" and o.get("pid") == pid)
             self._write(data)
         return self.segments()
 

@@ -119,18 +119,6 @@ class LabState:
 
     # -- faults and traffic: processes stopped and started again on a running lab ----------
 
-    def find_process(self, pid: int) -> dict | None:
-        return next((o for o in self.processes() if o["pid"] == pid), None)
-
-    def forget(self, pid: int) -> bool:
-        """Drop the record of process `pid` (it was stopped on purpose); durable on return."""
-        before = len(self.objects)
-        self.data["objects"] = [o for o in self.objects if not (o["kind"] == "process" and o["pid"] == pid)]
-        if len(self.objects) == before:
-            return False
-        self._write()
-        return True
-
     def replace(self, pid: int, obj: dict) -> None:
         """Put `obj` where process `pid`'s record was (same place in creation order, so teardown
         order is kept); appended if there was none. Durable on return."""
