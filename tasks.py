@@ -182,7 +182,7 @@ def link_(c, endpoint, state, name=None, topology=None):
 
 
 @task(name="stop", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
-                         "kill": "SIGKILL (a crash: peers notice only at hold-time expiry) instead of SIGTERM",
+                         "kill": "SIGKILL (a crash: no BGP Cease; the kernel still closes the TCP sessions) instead of SIGTERM",
                          "topology": TOPOLOGY_HELP})
 @_user_errors
 def stop_(c, target, name=None, kill=False, topology=None):

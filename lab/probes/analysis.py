@@ -155,6 +155,8 @@ def format_report(segments: Sequence[Segment]) -> str:
     """One line per segment, then its pairs that lost anything."""
     lines = []
     for seg in segments:
+        if seg.index == 0 and not seg.sent:
+            continue  # the first mark came at once: nothing before it
         lines.append(f"[{seg.index}] {seg.label or '-'}: {seg.end - seg.start:.1f}s, {seg.sent} sent, "
                      f"{seg.lost} lost, longest outage {seg.max_outage_ms:g} ms")
         for pair, stats in sorted(seg.pairs.items()):
