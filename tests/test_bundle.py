@@ -111,20 +111,22 @@ def test_bundle_of_a_migrated_lab_replays_identically_under_another_name(tmp_pat
         ctl(lab, "apply", "-f", "-", stdin=secret_peer)
         ctl(lab, "patch", "bgpconfiguration", "default", "-p", '{"spec": {"nodeToNodeMeshEnabled": false}}')
         lab.change_pods(add="worker3", out=io.StringIO())
-        checks_pass(lab, ["bgp-sessions", "routes"])
+        lab.apply_fault("link", "worker3", "eth0", False)  # a link fault, and its repair
+        lab.apply_fault("link", "worker3", "eth0", True)
+        checks_pass(lab, ["bgp-sessions", "routes", "connectivity"], deadline=60)
         path = tmp_path / "bug.tar.gz"
         out = io.StringIO()
         assert make_bundle(lab.lab_name, None, str(path), out=out) == 0
         bundle = read_bundle(path)
         assert [c["command"].split()[:2] for c in bundle.changes] == [
             ["calicoctl", "label"], ["calicoctl", "patch"], ["calicoctl", "apply"], ["calicoctl", "patch"],
-            ["pods", "--add"]]
+            ["pods", "--add"], ["link", "worker3"], ["link", "worker3"]]
         assert "peer-with-route-reflectors" in bundle.text("resources/now.yaml")
         assert "Calico process is running." in bundle.text("nodes/worker/calicoctl-node-status.txt")
         # --until stops where asked and compares nothing.
         out = io.StringIO()
         assert replay(str(path), replayed, until=2, out=out, stdin=io.StringIO()) == 0
-        assert "[2/5]" in out.getvalue() and "[3/5]" not in out.getvalue() and "stopped after change 2" in out.getvalue()
+        assert "[2/7]" in out.getvalue() and "[3/7]" not in out.getvalue() and "stopped after change 2" in out.getvalue()
         from lab.providers.netns.provider import NetnsProvider
 
         NetnsProvider.attach(replayed).down(quiet())

@@ -25,18 +25,18 @@ def link(endpoint: str, state: str, name: str | None = None, topology: str | Non
          out: TextIO = sys.stdout) -> int:
     target, iface = parse_endpoint(endpoint)
     up = parse_state(state)
-    out.write(_lab(name, topology).link(target, iface, up) + "\n")
+    out.write(_lab(name, topology).apply_fault("link", target, iface, up) + "\n")
     return 0
 
 
 def stop(target: str, name: str | None = None, topology: str | None = None, kill: bool = False,
          out: TextIO = sys.stdout) -> int:
-    out.write(_lab(name, topology).stop(target, kill=kill) + "\n")
+    out.write(_lab(name, topology).apply_fault("stop", target, kill=kill) + "\n")
     return 0
 
 
 def start(target: str, name: str | None = None, topology: str | None = None, out: TextIO = sys.stdout) -> int:
-    out.write(_lab(name, topology).start(target) + "\n")
+    out.write(_lab(name, topology).apply_fault("start", target) + "\n")
     return 0
 
 
@@ -47,7 +47,7 @@ def netem(endpoint: str, delay=None, jitter=None, loss=None, clear: bool = False
         raise LabError("--clear takes no --delay/--jitter/--loss")
     lab = _lab(name, topology)
     if clear:
-        out.write(lab.clear_netem(target, iface) + "\n")
+        out.write(lab.apply_fault("clear_netem", target, iface) + "\n")
     else:
-        out.write(lab.netem(target, iface, delay or 0, jitter or 0, loss or 0) + "\n")
+        out.write(lab.apply_fault("netem", target, iface, delay or 0, jitter or 0, loss or 0) + "\n")
     return 0

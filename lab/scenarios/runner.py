@@ -118,16 +118,16 @@ class Run:
             self.say(_indent(buf.getvalue()))
             return []
         if kind == "link":
-            self.say("   " + lab.link(a["target"], a["iface"], a["up"]))
+            self.say("   " + lab.apply_fault("link", a["target"], a["iface"], a["up"]))
         elif kind == "stop":
-            self.say("   " + lab.stop(a["target"], kill=a["kill"]))
+            self.say("   " + lab.apply_fault("stop", a["target"], kill=a["kill"]))
         elif kind == "start":
-            self.say("   " + lab.start(a["target"]))
+            self.say("   " + lab.apply_fault("start", a["target"]))
         elif kind == "netem":
             if a["clear"]:
-                self.say("   " + lab.clear_netem(a["target"], a["iface"]))
+                self.say("   " + lab.apply_fault("clear_netem", a["target"], a["iface"]))
             else:
-                self.say("   " + lab.netem(a["target"], a["iface"], a["delay_ms"], a["jitter_ms"], a["loss_pct"]))
+                self.say("   " + lab.apply_fault("netem", a["target"], a["iface"], a["delay_ms"], a["jitter_ms"], a["loss_pct"]))
         elif kind == "check":
             from ..checks import run_checks
             from ..checks.report import line

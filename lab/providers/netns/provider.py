@@ -319,6 +319,20 @@ class NetnsProvider(Provider):
 
     # -- faults on the running lab (the work is in lab/faults.py) -------------------------
 
+    FAULTS = ("link", "stop", "start", "netem", "clear_netem")
+
+    def apply_fault(self, method: str, *args, **kwargs) -> str:
+        """A fault a user asked for (lab.link/stop/start/netem, a scenario step, a replay):
+        done, then logged in the datastore's history so a bug bundle replays it. The checks'
+        own temporary faults call the methods directly and are not logged."""
+        if method not in self.FAULTS:
+            raise LabError(f"unknown fault '{method}' (faults: {', '.join(self.FAULTS)})")
+        text = getattr(self, method)(*args, **kwargs)
+        words = [method, *map(str, args), *(f"--{k}={v}" for k, v in kwargs.items())]
+        self.store().record(" ".join(words), [text.splitlines()[0] if text else method],
+                            {"kind": "fault", "method": method, "args": list(args), "kwargs": dict(kwargs)})
+        return text
+
     def link(self, target: str, iface: str, up: bool) -> str:
         """Set an interface down or up; up restores the lab's addresses, routes and sysctls through it."""
         from ... import faults
