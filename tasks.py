@@ -173,13 +173,14 @@ def pods(c, name=None, topology=None, provider="netns", dry_run=False, recreate=
 
 @task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "out": "archive to write (default build/<lab>/bundle-<lab>-<time>.tar.gz)",
             "captures": "include the pcaps under build/<lab>/captures/",
-            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)"})
+            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)",
+            "as_scenario": "also write the change log as a scenario file (a regression scenario in one command)"})
 @_user_errors
-def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False):
+def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False, as_scenario=None):
     """Write a running lab and its history (every change since up) into one .tar.gz a person can read and anyone can replay."""
     from lab.commands.bundle import bundle as run
 
-    return run(name, topology, out, captures=captures, include_secrets=include_secrets)
+    return run(name, topology, out, captures=captures, include_secrets=include_secrets, as_scenario=as_scenario)
 
 
 @task(help={"bundle": "a file written by lab.bundle", "name": "name of the rebuilt lab (default <lab>-replay)",

@@ -116,8 +116,20 @@ def test_bundle_of_a_migrated_lab_replays_identically_under_another_name(tmp_pat
         checks_pass(lab, ["bgp-sessions", "routes", "connectivity"], deadline=60)
         path = tmp_path / "bug.tar.gz"
         out = io.StringIO()
-        assert make_bundle(lab.lab_name, None, str(path), out=out) == 0
+        assert make_bundle(lab.lab_name, None, str(path), as_scenario=str(tmp_path / "regression.yaml"), out=out) == 0
         bundle = read_bundle(path)
+        from lab.scenarios.model import load_scenario
+
+        scenario = load_scenario(tmp_path / "regression.yaml")
+        assert [s.action.kind for s in scenario.steps if s.action] == [
+            "calicoctl", "calicoctl", "calicoctl", "calicoctl", "pods", "link", "link"]
+        final = scenario.steps[-1].expect.sessions
+        assert {s.type for s in final["control-plane"]} == {"node specific"}
+        # ... and the regression scenario runs and passes on a lab of its own.
+        from lab.commands.scenario import scenario as run_scenario
+
+        out = io.StringIO()
+        assert run_scenario(str(tmp_path / "regression.yaml"), unique("t-regress"), out=out) == 0, out.getvalue()[-3000:]
         assert [c["command"].split()[:2] for c in bundle.changes] == [
             ["calicoctl", "label"], ["calicoctl", "patch"], ["calicoctl", "apply"], ["calicoctl", "patch"],
             ["pods", "--add"], ["link", "worker3"], ["link", "worker3"]]

@@ -12,9 +12,7 @@ happened (Ctrl-C included). A kill -9 leaves processes and files recorded in the
 from __future__ import annotations
 
 import io
-import tempfile
 import time
-from pathlib import Path
 from typing import TextIO
 
 import yaml
@@ -91,30 +89,19 @@ class Run:
         lab = self.lab
         buf = io.StringIO()
         if kind == "calicoctl":
-            from ..commands.calicoctl import run_on_netns
-
-            if a.get("documents"):
-                with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=lab.run_dir, delete=False) as f:
-                    yaml.safe_dump_all(a["documents"], f, sort_keys=False, explicit_start=True)
-                argv = [a["argv"][0], "-f", f.name]
-            else:
-                argv = a["argv"]
-            try:
-                rc = run_on_netns(lab, argv, buf)
-            finally:
-                if a.get("documents"):
-                    Path(f.name).unlink(missing_ok=True)
+            files = None
+            if a.get("documents"):  # an inline document: what `-f <inline>` reads
+                files = {"<inline>": yaml.safe_dump_all(a["documents"], sort_keys=False, explicit_start=True)}
+            rc = lab.calicoctl(list(a["argv"]), buf, files=files)
             self.say(_indent(buf.getvalue()))
             return [] if rc == 0 else [f"calicoctl exited {rc}"]
         if kind == "pods":
-            from ..commands.calicoctl import pods
-
             key, value = next(iter(a.items()))
             if key == "recreate":
                 kwargs = {"recreate_pods": True, "all_pods": value == "all", "node": None if value == "all" else value}
             else:
                 kwargs = {key: value}
-            pods(lab.lab_name, **kwargs, out=buf)
+            lab.change_pods(**kwargs, out=buf)
             self.say(_indent(buf.getvalue()))
             return []
         if kind == "link":
