@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 from invoke import Collection, Exit, task
@@ -14,8 +15,19 @@ from invoke import Collection, Exit, task
 from lab.errors import LabError
 
 
+def _silence_stdout() -> None:
+    # The reader went away (`| head`): later writes and the interpreter's final flush must not
+    # raise again, so stdout now goes nowhere.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _user_errors(func):
-    """Expected failures print one line and exit non-zero; bugs keep their traceback."""
+    """Expected failures print one line and exit non-zero; bugs keep their traceback.
+
+    A closed output pipe (`invoke lab.status | head -3`) ends the command quietly, as any Unix
+    tool does; Ctrl-C prints one line (commands that build something clean up first)."""
 
     @functools.wraps(func)
     def wrapper(c, *args, **kwargs):
@@ -24,6 +36,12 @@ def _user_errors(func):
         except LabError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise Exit(code=1) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise Exit(code=141) from None  # what a shell reports for a process ended by SIGPIPE
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            raise Exit(code=130) from None
         if code:
             raise Exit(code=code)
 
@@ -116,15 +134,16 @@ def test(c, topology=None, provider="netns", name=None, only=None, json=None, ju
 
 
 @task(help={"target": "router, node, pod or host", "iface": "interface inside that target (e.g. eth1)",
-            "seconds": "how long to capture (default 10)", "out": "pcap file (default build/<lab>/captures/...)",
+            "seconds": "how long to capture, in seconds (default 10)", "out": "pcap file (default build/<lab>/captures/...)",
             "filter": "tcpdump filter expression", "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
             "name": NAME_HELP})
 @_user_errors
-def capture(c, target, iface, seconds=10.0, out=None, filter="", topology=None, provider="netns", name=None):
-    """Capture packets on one interface of a lab target into a pcap file you can open in Wireshark."""
+def capture(c, target, iface, seconds="10", out=None, filter="", topology=None, provider="netns", name=None):
+    """Capture packets on one interface of a lab target (or `any`) into a pcap file you can open in Wireshark."""
     from lab.commands import lab as cmd
 
-    return cmd.capture(target, iface, float(seconds), topology, provider, name, out_path=out, bpf=filter)
+    # A string option: Invoke's own float conversion would end "--seconds abc" in a traceback.
+    return cmd.capture(target, iface, seconds, topology, provider, name, out_path=out, bpf=filter)
 
 
 @task(help={"topology": TOPOLOGY_HELP, "json": "print JSON: sessions per node, IPAM blocks, lint findings"})

@@ -7,6 +7,7 @@ the clab provider. Commands are argument lists, never shell strings.
 
 from __future__ import annotations
 
+import codecs
 import os
 import select
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Mapping, Protocol, Sequence, TextIO
 
 from .errors import LabError
 
@@ -65,6 +66,47 @@ def run_argv(argv: Sequence[str], *, timeout: float = 10.0, check: bool = False,
     if check and result.rc != 0:
         raise LabError(f"`{' '.join(argv)}` failed (rc {result.rc}): {(result.stderr or result.stdout).strip()[:500]}")
     return result
+
+
+def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float = 600.0) -> int:
+    """Run a command, writing its stdout/stderr to `out`/`err` chunk by chunk while it runs."""
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        err.write(f"{argv[0]}: command not found\n")
+        return 127
+    sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    # A chunk may end inside a multi-byte character: decode each stream incrementally.
+    decoders = {fd: codecs.getincrementaldecoder("utf-8")(errors="replace") for fd in sinks}
+    poller = select.poll()
+    for fd in sinks:
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+    end = time.monotonic() + timeout
+    try:
+        while sinks:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
+                err.write(f"timed out after {timeout:g}s\n")
+                proc.wait()
+                return 124
+            for fd, _ in poller.poll(int(min(remaining, 1.0) * 1000) + 1):
+                chunk = os.read(fd, 65536)
+                sink = sinks[fd]
+                sink.write(decoders[fd].decode(chunk, final=not chunk))
+                if not chunk:
+                    poller.unregister(fd)
+                    del sinks[fd]
+                    continue
+                sink.flush()
+        return proc.wait()
+    finally:
+        if proc.poll() is None:  # our reader went away (Ctrl-C, closed pipe): do not leave it running
+            stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def _text(value) -> str:
@@ -213,6 +255,12 @@ class NetnsAccess:
 
     def spawn(self, target: str, argv: Sequence[str], *, log_path: str | Path) -> Background:
         return Background(argv, log_path, ["ip", "netns", "exec", self._ns(target), *argv])
+
+    def exec_stream(self, target: str, argv: Sequence[str], *, out: TextIO, err: TextIO,
+                    timeout: float = 600.0) -> int:
+        """Run argv in target, copying its output to `out`/`err` as it comes; returns its exit code
+        (124 after `timeout` seconds, 127 if the command does not exist)."""
+        return stream_argv(["ip", "netns", "exec", self._ns(target), *argv], out=out, err=err, timeout=timeout)
 
     def birdc(self, node: str, command: str) -> str:
         if node not in self.birdc_sockets:

@@ -36,6 +36,19 @@ def lab_name_problem(name: str) -> str | None:
     return None
 
 
+def check_lab_name(name, option: str = "--name") -> str:
+    """A lab name from the command line, or LabError: it becomes a directory under the run root
+    and every namespace name, so '/', '..', spaces and the namespace separator are refused."""
+    from .errors import LabError
+
+    if not isinstance(name, str) or not name:
+        raise LabError(f"{option}: a lab name is needed (lower-case letters, digits and '-')")
+    if lab_name_problem(name):
+        raise LabError(f"{option} {name!r} is not a valid lab name: use lower-case letters, digits and '-', "
+                       f"starting and ending with a letter or digit, at most {LAB_NAME_MAX} characters")
+    return name
+
+
 def iface_name_problem(name: str) -> str | None:
     if not isinstance(name, str) or not _IFACE.match(name):
         return f"'{name}' is not a valid interface name: use letters, digits, '_', '.', '-'"

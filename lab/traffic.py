@@ -6,7 +6,8 @@ netns pod (host Python) and is copied into a container pod (clab) unchanged.
 - echo:   UDP echo responder; each datagram goes back to its sender.
 - flows:  one datagram per source port (N distinct 5-tuples), waits for the
           echoes; prints JSON {"sent", "answered", "missing"}. Used for ECMP.
-- stream: a steady probe stream over N flows, round robin, until SIGTERM;
+- stream: a steady probe stream over N flows, round robin, until SIGTERM
+          (or --seconds);
           prints progress lines, then a JSON summary with the loss window.
           Used for failover.
 - probe:  sequence-numbered probes to one or more destinations (one flow each),
@@ -99,7 +100,7 @@ def flows(dst: str, port: int, count: int, base_sport: int, timeout: float) -> i
     return 0
 
 
-def stream(dst: str, port: int, count: int, base_sport: int, interval_ms: float) -> int:
+def stream(dst: str, port: int, count: int, base_sport: int, interval_ms: float, seconds: float = 120.0) -> int:
     socks = _flow_sockets(count, base_sport)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -111,7 +112,8 @@ def stream(dst: str, port: int, count: int, base_sport: int, interval_ms: float)
     start = time.monotonic()
     next_send = start
     next_progress = start
-    while not stop:
+    # A time limit of its own: a stream whose command was killed ends anyway.
+    while not stop and time.monotonic() - start < seconds:
         now = time.monotonic()
         if now >= next_send:
             sock = socks[seq % count]
@@ -215,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--timeout", type=float, default=3.0)
         else:
             p.add_argument("--interval-ms", type=float, default=5.0)
+            p.add_argument("--seconds", type=float, default=120.0, help="stop after this long at the latest")
     p = sub.add_parser("probe", help="sequence-numbered probes, one log line per probe and per echo")
     p.add_argument("--dst", required=True, help="comma-separated destination addresses")
     p.add_argument("--port", type=int, required=True)
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return echo(args.port, args.seconds)
     if args.cmd == "flows":
         return flows(args.dst, args.port, args.flows, args.base_sport, args.timeout)
-    return stream(args.dst, args.port, args.flows, args.base_sport, args.interval_ms)
+    return stream(args.dst, args.port, args.flows, args.base_sport, args.interval_ms, args.seconds)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,14 @@ def run_checks(ctx: Context, names: Sequence[str], on_result: Callable[[CheckRes
     results = []
     for name in names:
         started = time.monotonic()
+        # A daemon of the lab is gone: every probe would wait out its deadline, so say why at once.
+        dead = ctx.dead_daemons()
         try:
-            result = CHECKS[name](ctx)
+            if dead:
+                result = CheckResult(name, FAIL, "every daemon of the lab running", dead[0].split(" (")[0]
+                                     + (f" (and {len(dead) - 1} more)" if len(dead) > 1 else ""), details=dead)
+            else:
+                result = CHECKS[name](ctx)
         except LabError as exc:
             result = CheckResult(name, FAIL, "the check to run", f"error: {exc}")
         result.seconds = round(time.monotonic() - started, 2)

@@ -91,6 +91,24 @@ class Context:
     def access(self) -> LabAccess:
         return self.lab.access()
 
+    def journal(self, kind: str, what: str, **undo) -> str | None:
+        """Record a temporary change in the lab's journal *before* making it, with what undoes it
+        (see lab/providers/netns/journal.py), so the next command undoes it if this one dies.
+        Providers without a journal return None."""
+        add = getattr(self.lab, "journal_add", None)
+        return add(kind, what, **undo) if add else None
+
+    def journal_done(self, entry: str | None) -> None:
+        """The change is undone: forget the journal entry."""
+        done = getattr(self.lab, "journal_done", None)
+        if done and entry is not None:
+            done(entry)
+
+    def dead_daemons(self) -> list[str]:
+        """'bgpd of leaf0 is not running (...)' per recorded daemon that is gone ([] if unknown)."""
+        dead = getattr(self.lab, "dead_daemons", None)
+        return dead() if dead else []
+
     @property
     def capture_dir(self) -> Path:
         path = self.lab.out_dir / "captures"

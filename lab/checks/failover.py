@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from ipaddress import IPv4Network
 
+from ..errors import LabError
 from .base import FAIL, PASS, SKIP, CheckResult, Context, poll
 from .ecmp import ECHO_PORT, pick_path
 from .observe import observe_routes
@@ -55,18 +56,22 @@ def run(ctx: Context) -> CheckResult:
 
     echo = lab.start_traffic(dst.name, ["echo", "--port", str(ECHO_PORT + 1), "--seconds", "60"],
                              ctx.capture_dir / "failover-echo.log", ready="ready echo")
-    stream = None
+    stream = None  # traffic senders are journaled by the provider and end by themselves (--seconds)
     link_down = False
+    entry = None
     try:
         stream = lab.start_traffic(src.name, ["stream", "--dst", dst.ip, "--port", str(ECHO_PORT + 1),
                                               "--flows", str(FLOWS), "--interval-ms", str(INTERVAL_MS),
-                                              "--base-sport", "42000"], log, ready="progress")
+                                              "--base-sport", "42000", "--seconds", "60"],
+                                    log, ready="progress")
         if not poll(lambda: _received(log), lambda n: n >= 50, ctx.deadline, 0.02)[0]:
             problems.append(f"no replies from {dst.name} before the link went down")
             return _result(problems, figures, leaf, iface)
         before = _received(log)
-        lab.link(leaf.name, iface, False)
+        # Journaled first: if this command dies with the link down, the next one sets it up.
+        entry = ctx.journal("link-down", f"{leaf.name} {iface} down", target=leaf.name, iface=iface)
         link_down = True
+        lab.link(leaf.name, iface, False)
         # Keep the link down longer than the allowed loss window: a flow that never moves to
         # the other spine then shows up as a loss window above the limit.
         down_probes = int(1.2 * MAX_LOSS_WINDOW_MS / INTERVAL_MS)
@@ -75,13 +80,18 @@ def run(ctx: Context) -> CheckResult:
         figures["next_hops_while_down"] = next_hops()
         lab.link(leaf.name, iface, True)
         link_down = False
+        ctx.journal_done(entry)
         restored, hops = poll(next_hops, lambda n: n >= len(uplinks), ctx.deadline, ctx.interval)
         figures["next_hops_after_up"] = hops
         if not restored:
             problems.append(f"ECMP not restored: {leaf.name} routes {block} via {hops} next hops after link up, want {len(uplinks)}")
     finally:
         if link_down:
-            lab.link(leaf.name, iface, True)
+            try:
+                lab.link(leaf.name, iface, True)
+                ctx.journal_done(entry)
+            except LabError:
+                pass  # journaled: the next command on this lab restores the link
         summary = stream.stop() if stream else None
         echo.stop()
     stats = _summary(summary)

@@ -89,6 +89,9 @@ def run(ctx: Context) -> CheckResult:
     leaked = {t: g for t, g in before.items() if g}
     if leaked:
         problems.append(f"before serviceClusterIPs: {', '.join(sorted(leaked))} already route(s) {cidr}")
+    # Journaled first: if this command dies mid-check, the next one puts the original back.
+    entry = ctx.journal("service-cluster-ips", f"BGPConfiguration default serviceClusterIPs set to [{cidr}]",
+                        original=original)
     try:
         ctx.lab.set_service_cluster_ips([str(cidr)])
         ok, after = poll(lambda: _state(ctx, cidr, viewers),
@@ -102,6 +105,7 @@ def run(ctx: Context) -> CheckResult:
         figures["ecmp_next_hops"] = {t: len(g) for t, g in after.items()}
     finally:
         ctx.lab.set_service_cluster_ips(original)
+        ctx.journal_done(entry)
         restored, final = poll(lambda: _state(ctx, cidr, viewers), lambda s: not any(s.values()),
                                ctx.deadline, ctx.interval)
         if not restored:

@@ -6,24 +6,64 @@ parses options and calls these.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Iterator, Sequence, TextIO
 
 from ..errors import LabError
 from ..loader import load_topology, resolve_topology_path
+from ..names import check_lab_name
 from ..providers.base import Provider
 
 PROVIDERS = ("netns", "clab")
 
 
 def _lab_name(topology: str | None, name: str | None) -> str:
-    if name:
-        return name
+    if name is not None:
+        return check_lab_name(name)
     return load_topology(topology).name
+
+
+def _is_netns(lab: Provider) -> bool:
+    from ..providers.netns.provider import NetnsProvider
+
+    return isinstance(lab, NetnsProvider)
+
+
+@contextlib.contextmanager
+def changing(lab: Provider, command: str, out: TextIO, wait: float | None = None) -> Iterator[None]:
+    """Hold the lab's lock while `command` changes it, after undoing what an interrupted
+    command left (its journal). Other providers keep their own state: nothing to do."""
+    if not _is_netns(lab):
+        yield
+        return
+    from ..providers.netns.lock import lab_lock
+    from ..providers.netns.provider import NetnsProvider
+
+    from ..providers.netns.lock import DEFAULT_WAIT
+
+    with lab_lock(lab.lab_name, command, DEFAULT_WAIT if wait is None else wait, run_root=lab.run_dir.parent):
+        lab.command = command
+        if NetnsProvider.exists(lab.lab_name, lab.run_dir.parent):
+            _restore(lab, out)
+        yield
+
+
+def _restore(lab: Provider, out: TextIO) -> None:
+    from ..providers.netns.provider import NetnsProvider
+
+    if not (lab.run_dir / "topology.yaml").is_file():
+        return  # partly built: nothing ran long enough to journal anything
+    # Undo with the lab as it was built (an `up` with another topology holds a different one).
+    built = lab if Path(lab.topo.source) == lab.run_dir / "topology.yaml" else NetnsProvider.attach(lab.lab_name, lab.run_dir.parent)
+    built.command = getattr(lab, "command", "")
+    if built.restore_journal(out):
+        lab._rs, lab._blueprint = None, None  # the resources in force may have changed back
 
 
 def open_provider(provider: str, topology: str | None, name: str | None, *, for_up: bool = False,
@@ -46,13 +86,20 @@ def open_provider(provider: str, topology: str | None, name: str | None, *, for_
 
 
 def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
+    if name is not None:
+        check_lab_name(name)
     lab = open_provider(provider, topology, name, for_up=True, dry_run=dry_run, out=out)
-    try:
-        lab.up(out)
-    except LabError:
-        if provider == "netns" and lab.is_up():
-            out.write(f"`up` stopped; what was created is recorded: `invoke lab.down --name {lab.lab_name}` removes it\n")
-        raise
+    with changing(lab, "lab.up", out):
+        try:
+            lab.up(out)
+        except LabError:
+            # Only the `up` that created objects gives this advice: a loser of two concurrent
+            # `up`s never holds the lock, so it never points at the winner's lab.
+            if getattr(lab, "built_something", False):
+                out.write(f"`up` stopped; what was created is recorded: {_hint('down', lab)} removes it\n")
+            raise
+        except KeyboardInterrupt:
+            _interrupted_up(lab, out)
     if provider == "netns":
         from ..faults import stopped_hint
 
@@ -62,19 +109,54 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
     return 0
 
 
+def _interrupted_up(lab: Provider, out: TextIO) -> None:
+    if not getattr(lab, "built_something", False):
+        raise LabError(f"interrupted before lab {lab.lab_name} was changed: nothing to remove") from None
+    from ..providers.netns.provider import remove_lab
+
+    out.write(f"interrupted: removing what this `up` created of lab {lab.lab_name} ...\n")
+    out.flush()
+    try:
+        remove_lab(lab.lab_name, out, lab.run_dir.parent)
+    except (LabError, KeyboardInterrupt):
+        raise LabError(f"interrupted; lab {lab.lab_name} is partly built: {_hint('down', lab)} removes it") from None
+    raise LabError(f"interrupted: lab {lab.lab_name} was not built (what `up` had created is removed)") from None
+
+
 def down(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
     if provider == "netns":
-        from ..providers.netns.provider import remove_lab
+        from ..providers.netns.lock import RUN_ROOT, lab_lock
+        from ..providers.netns.provider import NetnsProvider, remove_lab
 
-        remove_lab(_lab_name(topology, name), out)
+        lab_name = _lab_name(topology, name)
+        if not NetnsProvider.exists(lab_name):
+            remove_lab(lab_name, out)  # says there is nothing to remove (and needs no root)
+            return 0
+        # The lock waits for an `up` still building: removing under it would leak what it adds next.
+        with lab_lock(lab_name, "lab.down", run_root=RUN_ROOT):
+            try:
+                built = NetnsProvider.attach(lab_name, RUN_ROOT)
+            except LabError:
+                built = None  # partly built (no saved topology): nothing ran long enough to journal
+            if built is not None:
+                built.command = "lab.down"
+                built.restore_journal(out, removing=True)
+            remove_lab(lab_name, out)
         return 0
     open_provider(provider, topology, name, dry_run=dry_run, out=out).down(out)
     return 0
 
 
+def _hint(task: str, lab: Provider | str) -> str:
+    """The exact command for the user, naming the lab (the default lab is another one)."""
+    name = lab if isinstance(lab, str) else lab.lab_name
+    return f"`invoke lab.{task} --name {name}`"
+
+
 def _require_up(lab: Provider) -> None:
     if not lab.is_up():
-        raise LabError(f"lab {lab.lab_name} is not up: start it with `invoke lab.up`")
+        raise LabError(f"lab {lab.lab_name} is not up: start it with {_hint('up', lab)} "
+                       f"(add --topology if it is not the default topology)")
 
 
 def status(topology: str | None, provider: str, name: str | None, as_json: bool = False, out: TextIO = sys.stdout) -> int:
@@ -82,6 +164,7 @@ def status(topology: str | None, provider: str, name: str | None, as_json: bool 
 
     lab = open_provider(provider, topology, name)
     _require_up(lab)
+    _restore_if_free(lab, out)
     access = lab.access()
     report: dict = {"lab": lab.lab_name, "provider": provider, "nodes": {}, "routers": {}, "hosts": {}}
     for node in lab.topo.cluster.nodes:
@@ -114,6 +197,21 @@ def status(topology: str | None, provider: str, name: str | None, as_json: bool 
     return 0
 
 
+def _restore_if_free(lab: Provider, out: TextIO) -> None:
+    """A reading command heals what an interrupted command left if nobody holds the lab now;
+    if a command does, it says so (what follows may show that command's temporary changes)."""
+    if not _is_netns(lab):
+        return
+    from ..providers.netns.lock import LabBusy
+
+    try:
+        with changing(lab, "lab.status", out, wait=0) if os.geteuid() == 0 else contextlib.nullcontext():
+            pass
+    except LabBusy as busy:
+        out.write(f"note: `{busy.holder.get('command', 'a command')}` (PID {busy.holder.get('pid', '?')}) "
+                  f"is changing lab {lab.lab_name} right now\n")
+
+
 def exec_in(target: str, command: str | Sequence[str], topology: str | None, provider: str, name: str | None,
             out: TextIO = sys.stdout) -> int:
     argv = shlex.split(command) if isinstance(command, str) else list(command)
@@ -135,6 +233,8 @@ def exec_in(target: str, command: str | Sequence[str], topology: str | None, pro
         for command_text in commands:
             out.write(access.vtysh(target, command_text))
         return 0
+    if hasattr(access, "exec_stream"):  # output as the command runs, not when it ends
+        return access.exec_stream(target, argv, out=out, err=sys.stderr, timeout=600)
     result = access.exec(target, argv, timeout=600)
     out.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -177,12 +277,16 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
     from ..checks.report import line, text_report, write_json, write_junit
 
     names = select(only)
+    for option, path in (("--json", json_path), ("--junit", junit_path)):
+        _require_writable(option, path)  # before the checks: minutes of checks must not end in "cannot write"
     lab = open_provider(provider, topology, name)
     _require_up(lab)
-    started = time.monotonic()
-    out.write(f"lab.test on {lab.lab_name} ({provider}): {', '.join(names)}\n")
-    results = run_checks(Context(lab), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
-    seconds = time.monotonic() - started
+    with changing(lab, "lab.test", out):
+        started = time.monotonic()
+        out.write(f"lab.test on {lab.lab_name} ({provider}): {', '.join(names)}\n")
+        out.flush()
+        results = run_checks(Context(lab), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
+        seconds = time.monotonic() - started
     out.write(text_report(results, lab.lab_name, seconds) + "\n")
     if json_path:
         write_json(json_path, results, lab.lab_name, seconds)
@@ -191,23 +295,62 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
     return 0 if all(r.ok for r in results) else 1
 
 
-def capture(target: str, iface: str, seconds: float, topology: str | None, provider: str, name: str | None,
+def _require_writable(option: str, path: str | None) -> None:
+    if not path:
+        return
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise LabError(f"{option} {path}: is a directory (give a file name)")
+    if not parent.is_dir():
+        raise LabError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(target if target.exists() else parent, os.W_OK):
+        raise LabError(f"{option} {path}: not writable")
+
+
+def parse_seconds(value, option: str = "--seconds", maximum: float = 24 * 3600) -> float:
+    """A positive duration from the command line (e.g. "10", "2.5"), or LabError."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise LabError(f"{option} {value!r}: expected a number of seconds, like 10 or 2.5") from None
+    if not 0 < seconds <= maximum:  # also refuses nan
+        raise LabError(f"{option} {value!r}: must be more than 0 and at most {maximum:g} seconds")
+    return seconds
+
+
+def capture(target: str, iface: str, seconds, topology: str | None, provider: str, name: str | None,
             out_path: str | None = None, bpf: str = "", out: TextIO = sys.stdout) -> int:
+    from ..pcap import PcapError, read_packets
+
+    seconds = parse_seconds(seconds)
     lab = open_provider(provider, topology, name)
     _require_up(lab)
+    if _is_netns(lab):
+        from ..preflight import require_root
+
+        require_root()  # tcpdump inside a lab namespace
     if target not in _targets(lab):
         raise LabError(f"unknown target '{target}' (targets: {', '.join(_targets(lab))})")
     path = Path(out_path) if out_path else lab.out_dir / "captures" / f"{target}-{iface}-{time.strftime('%Y%m%d-%H%M%S')}.pcap"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    end = time.monotonic() + seconds
-    with lab.capture(target, [iface], {iface: path}, bpf):
-        out.write(f"capturing on {target} {iface} for {seconds:g}s ...\n")
-        out.flush()
-        while time.monotonic() < end:  # the capture itself is the point of waiting here
-            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
-    from ..pcap import read_packets
-
-    count = sum(1 for _ in read_packets(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(f"--out {path}: cannot create {path.parent}: {exc.strerror}") from None
+    _require_writable("--out", str(path))
+    # The capture ends by itself a little after `seconds` even if this command is killed.
+    limit = {"limit": seconds + 30} if _is_netns(lab) else {}
+    with changing(lab, "lab.capture", out):
+        end = time.monotonic() + seconds
+        with lab.capture(target, [iface], {iface: path}, bpf, **limit):
+            out.write(f"capturing on {target} {iface} for {seconds:g}s ...\n")
+            out.flush()
+            while time.monotonic() < end:  # the capture itself is the point of waiting here
+                time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+    try:
+        count = sum(1 for _ in read_packets(path))
+    except PcapError as exc:
+        raise LabError(f"wrote {path}, but cannot count its packets: {exc}") from None
     out.write(f"wrote {path} ({count} IPv4 packets); open it with wireshark or `tcpdump -nr {path}`\n")
     return 0
 

@@ -137,9 +137,16 @@ class Blueprint:
         return MappingProxyType({ns.target: ns for ns in self.namespaces})
 
 
+# Lab names are [a-z0-9-] (names.lab_name_problem) and so are object names: a '.' can appear
+# in neither, so `fl-<lab>.` is a prefix no other lab's namespace can start with. The old
+# `fl-<lab>-` let lab `x` own `fl-x-br-leaf0`, a namespace of lab `x-br`.
+NS_SEPARATOR = "."
+LEGACY_PREFIX = "fl-{lab}-"  # labs built before the separator: found again from their state file
+
+
 def lab_prefix(lab: str) -> str:
     """Prefix of every namespace of a lab: two labs never share a name."""
-    return f"fl-{lab}-"
+    return f"fl-{lab}{NS_SEPARATOR}"
 
 
 def pod_name(node: str, index: int) -> str:
@@ -180,11 +187,12 @@ def initial_pods(topo: m.Topology) -> list[tuple[str, str]]:
 
 
 def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | None = None,
-                    ipam_state: IpamState | None = None) -> Blueprint:
+                    ipam_state: IpamState | None = None, prefix: str | None = None) -> Blueprint:
     """Everything the lab is made of for these resources and IPAM state (by default: the
-    topology's own resources and its first pods, as `up` seeds the datastore)."""
+    topology's own resources and its first pods, as `up` seeds the datastore). `prefix`: the
+    namespace prefix of a lab that exists (from its state), else the current scheme."""
     lab = lab or topo.name
-    prefix = lab_prefix(lab)
+    prefix = prefix or lab_prefix(lab)
     if rs is None:
         rs, resources_yaml = calico_resources(topo)
     else:

@@ -9,46 +9,45 @@ as it was built even if the topology file has changed since.
 
 from __future__ import annotations
 
-import contextlib
+import io
+import json
 import shutil
 import sys
 import tempfile
 import time
 from ipaddress import IPv4Network
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence, TextIO
-
-import io
-import json
+from typing import Sequence, TextIO
 
 from ... import model as m
-from ... import traffic
 from ...calico.resources import ResourceSet
 from ...calico.ipam_state import IpamState
 from ...calico.store import Store, decode
 from ...checks.base import PodInfo
 from ...errors import DaemonError, LabError
-from ...exec import NetnsAccess, Result
+from ...exec import NetnsAccess
 from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
+from ...names import check_lab_name
 from . import live, netlink
-from .blueprint import Blueprint, build_blueprint, calico_resources, seed_documents
+from .activity import LabActivity, _wait_for_line, _wait_until_quiet  # noqa: F401 (clab uses them)
+from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
+from .lock import RUN_ROOT
 from .state import LabState, teardown
-
-RUN_ROOT = Path("/run/fabriclab")
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
 
 
-class NetnsProvider(Provider):
+class NetnsProvider(LabActivity, Provider):
     name = "netns"
 
     def __init__(self, topo: m.Topology, lab_name: str | None = None, out_dir=None, run_root: Path = RUN_ROOT):
         super().__init__(topo, lab_name, out_dir)
+        check_lab_name(self.lab_name)
         self.run_dir = Path(run_root) / self.lab_name
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
@@ -88,11 +87,19 @@ class NetnsProvider(Provider):
         revision = store.revision() if store.exists() else 0
         if self._blueprint is None or self._bp_revision != revision:
             if revision:
-                self._blueprint = build_blueprint(self.topo, self.lab_name, store.resources(), store.ipam())
+                self._blueprint = build_blueprint(self.topo, self.lab_name, store.resources(), store.ipam(),
+                                                  prefix=self.ns_prefix())
             else:
-                self._blueprint = build_blueprint(self.topo, self.lab_name)
+                self._blueprint = build_blueprint(self.topo, self.lab_name, prefix=self.ns_prefix())
             self._bp_revision = revision
         return self._blueprint
+
+    def ns_prefix(self) -> str:
+        """The namespace prefix of this lab: as recorded when it was built (a lab of the old
+        `fl-<lab>-` scheme has none recorded), else the current scheme."""
+        if self.state_path.is_file():
+            return LabState(self.state_path).meta.get("ns_prefix") or LEGACY_PREFIX.format(lab=self.lab_name)
+        return lab_prefix(self.lab_name)
 
     def resources(self) -> ResourceSet:
         """The Calico resources in force: the datastore's, or the topology's before `up`."""
@@ -115,8 +122,10 @@ class NetnsProvider(Provider):
         """`seed`: the datastore's first documents and IPAM state instead of the topology's
         (a replayed bug bundle starts from the state its lab started from)."""
         if self.is_up():
+            self._refuse_other_topology()
             if self.is_complete():
-                out.write(f"lab {self.lab_name} is already up (netns); `invoke lab.down` removes it\n")
+                out.write(f"lab {self.lab_name} is already up (netns); "
+                          f"`invoke lab.down --name {self.lab_name}` removes it\n")
                 return
             raise LabError(f"lab {self.lab_name} is partly built (an earlier `up` did not finish): "
                            f"run `invoke lab.down --name {self.lab_name}` first")
@@ -130,7 +139,9 @@ class NetnsProvider(Provider):
         started = self._started = time.monotonic()
         self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
-        state.set_meta(lab=self.lab_name, provider=self.name, topology=str(self.topo.source), phase="building")
+        state.set_meta(lab=self.lab_name, provider=self.name, topology=str(self.topo.source), phase="building",
+                       ns_prefix=bp.prefix)
+        self.built_something = True  # from here on, a failure leaves objects `down` must remove
         steps = [
             Step(f"save topology and Calico resources to {self.run_dir}", lambda: self._save(state, bp)),
             Step(f"create {len(bp.namespaces)} namespaces", lambda: self._namespaces(state, bp)),
@@ -150,6 +161,19 @@ class NetnsProvider(Provider):
         out.write(f"lab {self.lab_name} is up in {self.timings['up']:.1f}s "
                   f"({len(bp.frr)} routers, {len(bp.bird)} BIRD speakers, {len(bp.pods)} pods; "
                   f"all BGP sessions Established after {self.timings['sessions_established']:.1f}s)\n")
+
+    def _refuse_other_topology(self) -> None:
+        """`up --name EXISTING` with another topology (or the file changed since): say so."""
+        saved = self.run_dir / "topology.yaml"
+        try:
+            same = saved.read_bytes() == Path(self.topo.source).read_bytes()
+        except OSError:
+            return  # partly built before the copy was saved: the partly-built message follows
+        if not same:
+            built_from = LabState(self.state_path).meta.get("topology", "?")
+            raise LabError(f"lab {self.lab_name} exists with a different topology (built from {built_from}; "
+                           f"{self.topo.source} differs): `invoke lab.down --name {self.lab_name}` first, "
+                           f"or choose another --name")
 
     def _check_configs(self, bp: Blueprint) -> None:
         with tempfile.TemporaryDirectory(prefix="fabriclab-check-") as tmp:
@@ -244,36 +268,6 @@ class NetnsProvider(Provider):
 
     def exported_blocks(self) -> set[IPv4Network]:
         return {IPv4Network(b.cidr) for blocks in self.blueprint.ipam.blocks.values() for b in blocks if b.export}
-
-    def _traffic_argv(self, args: Sequence[str]) -> list[str]:
-        return [sys.executable, traffic.__file__, *args]
-
-    def run_traffic(self, target: str, args: Sequence[str]) -> Result:
-        return self.access().exec(target, self._traffic_argv(args), timeout=60)
-
-    def start_traffic(self, target: str, args: Sequence[str], log_path: Path, ready: str):
-        spawned = self.access().spawn(target, self._traffic_argv(args), log_path=log_path)
-        _wait_for_line(spawned, log_path, ready)
-        return spawned
-
-    @contextlib.contextmanager
-    def capture(self, target: str, ifaces: Sequence[str], pcaps: Mapping[str, Path], bpf: str) -> Iterator[None]:
-        access = self.access()
-        running = []
-        try:
-            for iface in ifaces:
-                log = Path(str(pcaps[iface]) + ".log")
-                # Immediate mode + per-packet flush: nothing waits in a buffer when the capture stops.
-                argv = ["tcpdump", "-i", iface, "-n", "--immediate-mode", "-U", "-B", "8192",
-                        "-w", str(pcaps[iface]), bpf]
-                spawned = access.spawn(target, argv, log_path=log)
-                running.append(spawned)
-                _wait_for_line(spawned, log, "listening on")
-            yield
-            _wait_until_quiet([pcaps[i] for i in ifaces])
-        finally:
-            for spawned in running:
-                spawned.stop()
 
     def set_service_cluster_ips(self, cidrs: Sequence[str]) -> None:
         """`calicoctl patch bgpconfiguration default` as a user would; the reconcile reloads
@@ -376,33 +370,3 @@ def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
     removed = teardown(LabState(state_path))
     shutil.rmtree(run_dir, ignore_errors=True)
     out.write(f"lab {lab_name} removed in {time.monotonic() - started:.2f}s ({removed})\n")
-
-
-def _wait_until_quiet(paths: Sequence[Path], deadline: float = 2.0, quiet_for: float = 0.1) -> None:
-    """Wait until capture files stop growing: the last packets reach the file before the stop."""
-    end = time.monotonic() + deadline
-    sizes, stable_since = None, time.monotonic()
-    while time.monotonic() < end:
-        now = [p.stat().st_size if p.exists() else 0 for p in paths]
-        if now != sizes:
-            sizes, stable_since = now, time.monotonic()
-        elif time.monotonic() - stable_since >= quiet_for:
-            return
-        time.sleep(0.02)
-
-
-def _wait_for_line(spawned, log_path: Path, prefix: str, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            for line in Path(log_path).read_text(errors="replace").splitlines():
-                if prefix in line:
-                    return
-        except OSError:
-            pass
-        if not spawned.alive():
-            break
-        time.sleep(0.01)
-    result = spawned.stop()
-    raise LabError(f"{' '.join(result.argv[:3])}... did not print '{prefix}' within {deadline:.0f}s: "
-                   f"{(result.stdout + result.stderr).strip()[-300:]}")

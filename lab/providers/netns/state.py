@@ -10,6 +10,16 @@ provider, phase "building"/"up") and `objects`, in creation order:
     {"kind": "dir",     "path": "/run/fabriclab/lab"}
     {"kind": "file",    "path": "..."}
 
+`journal` lists the temporary changes a command is making to a running lab (a link
+set down, a BGPConfiguration edit, a traffic sender, a capture), each written
+*before* the change with what undoes it and removed once it is undone:
+
+    {"id": "4242-1", "kind": "link-down", "what": "leaf0 eth1 down", "command": "lab.test",
+     "pid": 4242, "target": "leaf0", "iface": "eth1"}
+
+An entry still there when the next command takes the lab's lock was left by a
+command that died: `journal.restore` undoes it (lab/providers/netns/journal.py).
+
 Every `record` is durable when it returns (write a temporary file, fsync, rename,
 fsync the directory). Namespaces are recorded *before* they are created
 (intent), processes right after they start, directories before they are made;
@@ -111,6 +121,47 @@ class LabState:
         """Call right after the process started (procs.start does)."""
         self.record(kind="process", pid=pid, starttime=starttime, netns=netns, argv=list(argv), role=role, **extra)
 
+    # -- journal of temporary changes ------------------------------------------------------
+
+    def _reload(self) -> None:
+        # Journal entries are written by whichever LabState object a command holds; reading the
+        # file first keeps entries another object of this process wrote (one command, one lock).
+        if self.path.is_file():
+            fresh = LabState(self.path)
+            self.data["journal"] = fresh.data.get("journal", [])
+
+    def journal(self) -> list[dict]:
+        return list(self.data.get("journal", []))
+
+    def journal_add(self, kind: str, what: str, command: str = "", **undo) -> str:
+        """Record a temporary change *before* making it; returns the entry's id."""
+        self._reload()
+        entries = self.data.setdefault("journal", [])
+        global _journal_seq
+        _journal_seq += 1
+        entry_id = f"{os.getpid()}-{_journal_seq}"
+        entries.append({"id": entry_id, "kind": kind, "what": what, "command": command, "pid": os.getpid(), **undo})
+        self._write()
+        return entry_id
+
+    def journal_update(self, entry_id: str, **values) -> None:
+        self._reload()
+        for entry in self.data.get("journal", []):
+            if entry["id"] == entry_id:
+                entry.update(values)
+        self._write()
+
+    def journal_done(self, entry_id: str | None) -> None:
+        """The change `entry_id` is undone (or was never made): forget it."""
+        if entry_id is None or not self.path.is_file():
+            return
+        self._reload()
+        entries = self.data.get("journal", [])
+        kept = [e for e in entries if e["id"] != entry_id]
+        if len(kept) != len(entries):
+            self.data["journal"] = kept
+            self._write()
+
     def processes(self) -> list[dict]:
         return [o for o in self.objects if o["kind"] == "process"]
 
@@ -130,6 +181,9 @@ class LabState:
         else:
             self.objects.append(obj)
         self._write()
+
+
+_journal_seq = 0
 
 
 def _safe_to_remove(path: Path) -> bool:
