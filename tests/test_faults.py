@@ -35,22 +35,22 @@ def test_netem_numbers():
 
 def test_restore_plan_reference_lab():
     bp = build_blueprint(load_topology("calico-bgp-rr"), "t")
-    node = restore_plan(bp, "fl-t-worker", "eth0")
+    node = restore_plan(bp, bp.netns_of("worker"), "eth0")
     assert [(r.dst, r.gateway) for r in node.routes] == [("default", "10.1.5.1")]
     assert [a.cidr for a in node.addresses] == ["10.1.5.11/24"]
-    pod = restore_plan(bp, "fl-t-worker-pod0", "eth0")
+    pod = restore_plan(bp, bp.netns_of("worker-pod0"), "eth0")
     # The scope-link route to 169.254.1.1 first: the default route needs it.
     assert [r.dst for r in pod.routes] == ["169.254.1.1/32", "default"]
     cali = next(p.cali for p in bp.pods if p.name == "worker-pod0")
-    side = restore_plan(bp, "fl-t-worker", cali)
+    side = restore_plan(bp, bp.netns_of("worker"), cali)
     assert [r.dev for r in side.routes] == [cali]
     assert dict(side.sysctls) == {f"net.ipv4.conf.{cali}.proxy_arp": "1", f"net.ipv4.neigh.{cali}.proxy_delay": "0"}
-    assert restore_plan(bp, "fl-t-leaf0", "eth1").routes == ()
+    assert restore_plan(bp, bp.netns_of("leaf0"), "eth1").routes == ()
 
 
 def test_restore_plan_node_without_gateway():
     bp = build_blueprint(load_topology("calico-fullmesh"), "t")
-    plan = restore_plan(bp, "fl-t-worker", "eth0")
+    plan = restore_plan(bp, bp.netns_of("worker"), "eth0")
     assert [(r.dst, r.dev, r.scope_link) for r in plan.routes] == [("169.254.1.1/32", "eth0", True)]
 
 
