@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Mapping, Protocol, Sequence
+from typing import Any, Callable
 
 from .. import model as m
-from ..calico.resources import ResourceSet
-from ..exec import LabAccess, Result
+from ..contract import LabProvider, PodInfo, Running
+from ..exec import LabAccess
+
+__all__ = ["CheckResult", "Context", "LabUnderTest", "PodInfo", "Running", "poll", "PASS", "FAIL", "SKIP"]
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 
@@ -33,48 +35,8 @@ class CheckResult:
         return self.status != FAIL
 
 
-@dataclass(frozen=True)
-class PodInfo:
-    name: str
-    node: str  # topology node name
-    ip: str
-
-
-class Running(Protocol):
-    def stop(self) -> "Result":
-        """Stop it (by PID) and return what it printed."""
-
-
-class LabUnderTest(Protocol):
-    """What checks need from a provider besides `LabAccess`: the provider-specific verbs."""
-
-    topo: m.Topology
-    out_dir: Path
-
-    def access(self) -> LabAccess: ...
-
-    def pods(self) -> Sequence[PodInfo]: ...
-
-    def resources(self) -> ResourceSet:
-        """The Calico resources in force now."""
-
-    def planned_blocks(self) -> dict[str, set] | None:
-        """Blocks each node must own (topology node name -> networks), or None where Calico's IPAM decides."""
-
-    def exported_blocks(self) -> set | None:
-        """Blocks that are advertised over BGP, or None when unknown (then all are)."""
-
-    def run_traffic(self, target: str, args: Sequence[str]) -> "Result":
-        """Run lab/traffic.py with args inside target and wait for it."""
-
-    def start_traffic(self, target: str, args: Sequence[str], log_path: Path, ready: str) -> Running:
-        """Start lab/traffic.py in the background; returns once its output has a line starting with `ready`."""
-
-    def capture(self, target: str, ifaces: Sequence[str], pcaps: Mapping[str, Path], bpf: str) -> ContextManager:
-        """tcpdump on each interface of target into the pcap files on this host, listening before it returns."""
-
-    def set_service_cluster_ips(self, cidrs: Sequence[str]) -> None:
-        """Apply BGPConfiguration serviceClusterIPs the way a user would ([] removes them)."""
+# The checks need the whole provider contract (lab/contract.py); PodInfo lives there too.
+LabUnderTest = LabProvider
 
 
 @dataclass

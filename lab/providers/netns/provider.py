@@ -23,7 +23,7 @@ from ... import model as m
 from ...calico.resources import ResourceSet
 from ...calico.ipam_state import IpamState
 from ...calico.store import Store, decode
-from ...checks.base import PodInfo
+from ...contract import LabProvider, PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess
 from ...loader import load_topology
@@ -178,10 +178,10 @@ class NetnsProvider(LabActivity, Provider):
     def _check_configs(self, bp: Blueprint) -> None:
         with tempfile.TemporaryDirectory(prefix="fabriclab-check-") as tmp:
             Path(tmp).chmod(0o755)  # FRR reads its config as user frr
-            for daemon in bp.frr:
-                FrrRouter(daemon.target, daemon.ns, Path(tmp) / daemon.target, daemon.zebra_conf, daemon.bgpd_conf).check()
-            for daemon in bp.bird:
-                BirdNode(daemon.target, daemon.ns, Path(tmp) / daemon.target, daemon.config).check()
+            for router in bp.frr:
+                FrrRouter(router.target, router.ns, Path(tmp) / router.target, router.zebra_conf, router.bgpd_conf).check()
+            for speaker in bp.bird:
+                BirdNode(speaker.target, speaker.ns, Path(tmp) / speaker.target, speaker.config).check()
 
     def _save(self, state: LabState, bp: Blueprint) -> None:
         state.record_dir(self.run_dir)
@@ -209,10 +209,10 @@ class NetnsProvider(LabActivity, Provider):
             netlink.set_all_up(ns.netns)
         for route in bp.routes:
             netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link)
-        for ns, values in bp.sysctls.items():
+        for netns, values in bp.sysctls.items():
             per_iface = {k: v for k, v in values.items() if ".cali" in k}
             if per_iface:
-                netlink.set_sysctls(ns, per_iface)
+                netlink.set_sysctls(netns, per_iface)
 
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
         routers = [self._frr(d) for d in bp.frr]
@@ -370,3 +370,8 @@ def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
     removed = teardown(LabState(state_path))
     shutil.rmtree(run_dir, ignore_errors=True)
     out.write(f"lab {lab_name} removed in {time.monotonic() - started:.2f}s ({removed})\n")
+
+
+def _contract(lab: NetnsProvider) -> LabProvider:
+    """Never called: mypy checks here that NetnsProvider satisfies the whole provider contract."""
+    return lab
