@@ -143,8 +143,7 @@ def test_sessions_fail_when_a_node_bird_stops(lab):
     (bird,) = [p for p in state.processes() if p["role"] == "bird:worker2"]
     assert stop_pid(bird["pid"], bird["starttime"])
     result = _check(lab, "bgp-sessions", deadline=5)
+    # The check says why at once (the daemon is gone) instead of waiting out its deadline.
     assert result.status == "FAIL"
-    assert any(d.startswith("worker2: no session to 10.1.8.1") or "worker2" in d and "no answer" in d for d in result.details), result.details
-    # The leaf sees its side go down too (hold time 3 s, or at once on the closed connection).
-    assert any(d.startswith("leaf1: session to 10.1.8.10 is") for d in result.details), result.details
-    assert any("worker2 planned:" in d for d in result.details)
+    assert result.observed.startswith("bird of worker2 is not running"), result.observed
+    assert any("worker2/bird.log" in d for d in result.details), result.details
