@@ -26,16 +26,17 @@ class ExpectedSession:
     via: str  # "bird" (a Calico node or RR host) or "frr" (a fabric router)
     protocol: str | None = None  # BIRD protocol name, where the plan names it
     peer_type: str | None = None  # calicoctl's PEER TYPE for Calico nodes
+    holds: bool = True  # False: a second BIRD protocol to the same address, which BIRD leaves Idle
 
 
 def expected_sessions(topo: m.Topology, rs: ResourceSet) -> list[ExpectedSession]:
     out: list[ExpectedSession] = []
-    plan = plan_peering(rs)
+    plan = plan_peering(rs, topo.calico.version)
     by_k8s = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
     for k8s, sessions in plan.items():
         target = by_k8s.get(k8s, k8s)
         for s in sessions:
-            out.append(ExpectedSession(target, s.peer_address, s.peer_as, "bird", s.protocol, s.peer_type))
+            out.append(ExpectedSession(target, s.peer_address, s.peer_as, "bird", s.protocol, s.peer_type, s.holds))
     for bgp in fabric_bgp(topo):
         for n in bgp.neighbors:
             out.append(ExpectedSession(bgp.router.name, str(n.address), n.remote_as, "frr"))

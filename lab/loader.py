@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from . import model as m
-from .errors import TopologyError
+from .calico.versions import parse_version
+from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
 from .yamlsrc import Fields, LocList, LocMap, load_located
 
@@ -414,6 +415,10 @@ class _Builder:
 
     def calico(self, f: Fields, peering: str, cluster: m.Cluster, hosts, racks) -> m.CalicoSettings:
         version = f.opt("version", str, CALICO_DEFAULT_VERSION)
+        try:
+            parse_version(version)
+        except LabError as exc:
+            f.fail("version", str(exc))
         manifest_url = f.opt("manifest_url", str,
                              f"https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml")
         manifest_sha256 = f.opt("manifest_sha256", str, "")
@@ -427,6 +432,7 @@ class _Builder:
         pools_doc = f.opt("ip_pools", list, None)
         rr_doc = f.opt("route_reflectors", dict, None)
         resources_doc = f.opt("resources", list, [])
+        lab_timers = f.opt("lab_timers", bool, False)
         f.done()
 
         pools = []
@@ -482,7 +488,7 @@ class _Builder:
                 f.fail("resources", f"resource file '{item}' not found (looked next to the topology and in calico/)")
             resources.append(found)
         return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(bgp_conf),
-                                tuple(pools), rr, tuple(resources))
+                                tuple(pools), rr, tuple(resources), lab_timers)
 
     def workloads(self, doc: LocMap, top: Fields) -> m.Workloads:
         f = self.fields(doc, "workloads", top.line("workloads"))

@@ -27,7 +27,8 @@ def test_status_json_is_exactly_the_documented_shape():
     data = json.loads(text)
     assert code == 0 and set(data) == {"nodes"}
     assert data["nodes"]["calico-bgp-rr-worker3"] == [
-        {"peer_address": "10.1.8.1", "peer_type": "node specific", "peer_as": 65008, "rr_client": False}]
+        {"protocol": "Node_10_1_8_1", "peer_address": "10.1.8.1", "peer_type": "node specific", "peer_as": 65008,
+         "rr_client": False, "holds": True}]
     assert len(data["nodes"]) == 4
 
 

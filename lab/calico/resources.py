@@ -124,7 +124,6 @@ class FilterRule:
     prefix_max: int | None = None
     source: str | None = None  # RemotePeers
     interface: str | None = None
-    peer_type: str | None = None  # eBGP | iBGP (v3.32+)
 
 
 @dataclass(frozen=True)
@@ -197,8 +196,9 @@ def decode_document(data: Mapping, source: str, index: int, line: int | None = N
     BGPFilter or Secret. `index` is 0-based (errors say "document index+1"); `version` (a CalicoVersion)
     refuses fields that release's API does not have."""
     from .decode import decode
+    from .versions import parse_version
 
-    return decode(data, source, index, line, version)
+    return decode(data, source, index, line, parse_version(version) if isinstance(version, str) else version)
 
 
 def parse_resources(text: str, source: str, *, version=None) -> ResourceSet:

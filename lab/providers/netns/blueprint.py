@@ -28,6 +28,7 @@ from ...calico.bird import BgpTimers, render_bird
 from ...calico.ipam import IpamPlan, plan_ipam
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
+from ...calico.versions import parse_version
 from ...names import cali_iface
 from ...render.calico import render_calico
 from ...render.frr import render_frr
@@ -143,10 +144,16 @@ def pod_name(node: str, index: int) -> str:
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
     """The topology's Calico resources, exactly as rendered for users, plus extra files."""
     text = render_calico(topo)
-    rs = parse_resources(text, f"{topo.name}/calico/resources.yaml")
+    version = parse_version(topo.calico.version)
+    rs = parse_resources(text, f"{topo.name}/calico/resources.yaml", version=version)
     if topo.calico.resources:
-        rs = rs.merged(load_resources(topo.calico.resources))
+        rs = rs.merged(load_resources(topo.calico.resources, version=version))
     return rs, text
+
+
+def lab_timers(topo: m.Topology) -> BgpTimers | None:
+    """The BIRD timers the lab adds to calico-node's config: only under `calico.lab_timers: true`."""
+    return BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive) if topo.calico.lab_timers else None
 
 
 def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | None = None) -> Blueprint:
@@ -156,9 +163,10 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         rs, resources_yaml = calico_resources(topo)
     else:
         resources_yaml = ""
-    sessions = plan_peering(rs)
+    version = parse_version(topo.calico.version)
+    sessions = plan_peering(rs, version)
     ipam = plan_ipam(rs)
-    timers = BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive)
+    timers = lab_timers(topo)
 
     namespaces: list[Namespace] = []
     veths: list[Veth] = []
@@ -215,7 +223,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         rack = topo.rack(node.rack)
         nns = attach(node.name, rack, node.ip)
         k8s = topo.cluster.k8s_name(node)
-        config = render_bird(rs, k8s, plan=sessions, ipam=ipam, timers=timers)
+        config = render_bird(rs, k8s, plan=sessions, ipam=ipam, version=version, lab_timers=timers)
         bird.append(BirdDaemon(node.name, nns, config, k8s))
         for index, ip in enumerate(ipam.pod_ips(k8s, node.pods)):
             name = pod_name(node.name, index)
