@@ -12,6 +12,7 @@ from ipaddress import IPv4Network
 from .. import model as m
 from ..expect import leaf_next_hops, node_next_hop, routed_racks
 from .base import FAIL, PASS, CheckResult, Context, poll
+from ..calico.versions import felix_pod_route_metric, parse_version
 from .observe import KernelRoute, observe_routes, route_to
 
 NAME = "routes"
@@ -28,6 +29,7 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]]) -> tuple[list[s
     planned = ctx.lab.planned_blocks()
     exported = ctx.lab.exported_blocks()
     pods = ctx.lab.pods()
+    metric = felix_pod_route_metric(parse_version(topo.calico.version))
     for node in topo.cluster.nodes:
         routes = tables[node.name]
         if planned is not None and owned[node.name] != planned.get(node.name, set()):
@@ -36,9 +38,10 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]]) -> tuple[list[s
             problems.append(f"{node.name}: no blackhole route (proto bird) for its pod block")
         for pod in (p for p in pods if p.node == node.name):
             r = route_to(routes, IPv4Network(f"{pod.ip}/32"))
-            if r is None or not (r.dev or "").startswith("cali") or r.scope != "link":
-                problems.append(f"{node.name}: no '{pod.ip} dev cali* scope link' route for pod {pod.name}" +
-                                (f" (has {_route(r)})" if r else ""))
+            if not _felix_route(r, metric):
+                shape = f"{pod.ip} dev cali* scope link" + (f" metric {metric}" if metric else "")
+                problems.append(f"{node.name}: no '{shape}' route (proto boot, as Felix programs it) for pod {pod.name}"
+                                + (f" (has {_route(r)})" if r else ""))
         for owner in topo.cluster.nodes:
             if owner.name == node.name:
                 continue
@@ -74,6 +77,12 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]]) -> tuple[list[s
     return problems, {"blocks": blocks, "leaf_ecmp_routes": ecmp_routes}
 
 
+def _felix_route(r: KernelRoute | None, metric: int | None) -> bool:
+    # Felix: RTPROT_BOOT (ip -j route leaves "protocol" out for boot), link scope, metric 1024 from v3.32.
+    return (r is not None and (r.dev or "").startswith("cali") and r.scope == "link"
+            and r.protocol in ("", "boot") and r.metric == metric)
+
+
 def _reachable(topo: m.Topology, viewer: m.Node, owner: m.Node) -> bool:
     return viewer.rack == owner.rack or (routed_racks(topo) and topo.rack(viewer.rack).gateway is not None)
 
@@ -85,7 +94,8 @@ def _fmt(items) -> str:
 def _route(r: KernelRoute) -> str:
     via = f" via {_fmt(r.gateways)}" if r.gateways else ""
     dev = f" dev {r.dev}" if r.dev else ""
-    return f"{r.kind} {r.dst}{via}{dev} proto {r.protocol or '?'} scope {r.scope}"
+    metric = f" metric {r.metric}" if r.metric is not None else ""
+    return f"{r.kind} {r.dst}{via}{dev} proto {r.protocol or 'boot'} scope {r.scope}{metric}"
 
 
 def run(ctx: Context) -> CheckResult:

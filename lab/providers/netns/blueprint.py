@@ -28,7 +28,7 @@ from ...calico.bird import BgpTimers, render_bird
 from ...calico.ipam import IpamPlan, plan_ipam
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
-from ...calico.versions import parse_version
+from ...calico.versions import felix_pod_route_metric, parse_version
 from ...names import cali_iface
 from ...render.calico import render_calico
 from ...render.frr import render_frr
@@ -39,6 +39,11 @@ ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
 POD_GATEWAY = "169.254.1.1"  # Calico's fixed link-local next hop for pods
 UPLINK = "eth0"
 POD_NAMESPACE = "default"
+# Felix's dataplane (felix/dataplane/linux routes and endpoint manager): the host end of every
+# workload veth has this MAC, pod /32 routes are RTPROT_BOOT (so `ip route` shows
+# `<ip> dev caliX scope link`), and from v3.32 they carry metric 1024 (the normal route priority).
+CALI_MAC = "ee:ee:ee:ee:ee:ee"
+RTPROT_BOOT = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Veth:
     if_a: str
     ns_b: str
     if_b: str
+    mac_a: str | None = None  # fixed MAC of the ns_a end (Felix's ee:ee:ee:ee:ee:ee on cali*)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ class Route:
     gateway: str | None = None
     dev: str | None = None
     scope_link: bool = False
+    proto: int | None = None  # route protocol number (3 = boot, Felix's); None: the netlink default
+    metric: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
     sessions = plan_peering(rs, version)
     ipam = plan_ipam(rs)
     timers = lab_timers(topo)
+    pod_metric = felix_pod_route_metric(version)
 
     namespaces: list[Namespace] = []
     veths: list[Veth] = []
@@ -230,11 +239,12 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             cali = cali_iface(POD_NAMESPACE, name)
             pns = ns(name, POD)
             pods.append(Pod(name, node.name, ip, cali))
-            veths.append(Veth(nns, cali, pns, UPLINK))
+            veths.append(Veth(nns, cali, pns, UPLINK, mac_a=CALI_MAC))
             addresses.append(Address(pns, UPLINK, f"{ip}/32"))
             routes.append(Route(pns, f"{POD_GATEWAY}/32", dev=UPLINK, scope_link=True))
             routes.append(Route(pns, "default", gateway=POD_GATEWAY, dev=UPLINK))
-            routes.append(Route(nns, f"{ip}/32", dev=cali, scope_link=True))
+            routes.append(Route(nns, f"{ip}/32", dev=cali, scope_link=True, proto=RTPROT_BOOT,
+                                metric=pod_metric))
             # The node answers ARP for 169.254.1.1 on the pod's link, at once.
             sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
                                  f"net.ipv4.neigh.{cali}.proxy_delay": "0"})
