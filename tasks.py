@@ -30,6 +30,19 @@ def _user_errors(func):
     return wrapper
 
 
+def _after_dashes(c) -> list[str]:
+    """The arguments after `--` exactly as the shell split them.
+
+    Invoke joins its remainder into one string with spaces, which loses the quoting
+    (`-- sh -c 'echo a; echo b'` would become five words); the process's own argv has them.
+    """
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1:]
+    import shlex
+
+    return shlex.split(c.remainder) if c.remainder else []
+
+
 TOPOLOGY_HELP = "topology name (in topologies/) or path to a topology file; default calico-bgp-rr"
 
 
@@ -87,7 +100,7 @@ def exec_(c, target, topology=None, provider="netns", name=None):
     """Run a command inside a lab target: invoke lab.exec leaf0 -- ip route   (birdc/vtysh reach that target's daemon)."""
     from lab.commands import lab as cmd
 
-    return cmd.exec_in(target, c.remainder, topology, provider, name)
+    return cmd.exec_in(target, _after_dashes(c), topology, provider, name)
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
@@ -133,9 +146,66 @@ def doctor(c, provider=None, topology=None):
     return run(provider, topology)
 
 
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
+            "dry_run": "clab only: print the calicoctl command, change nothing"})
+@_user_errors
+def calicoctl(c, name=None, topology=None, provider="netns", dry_run=False):
+    """calicoctl on a running lab: invoke lab.calicoctl -- apply -f peers.yaml | get nodes -o wide | patch ... | label ... | delete ..."""
+    from lab.commands.calicoctl import calicoctl as run
+
+    return run(_after_dashes(c), name=name, topology=topology, provider=provider, dry_run=dry_run)
+
+
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP,
+            "dry_run": "clab only: print the kubectl commands, change nothing",
+            "recreate": "delete and recreate pods (new addresses from the enabled pools), as a rollout restart does",
+            "node": "with --recreate: only the pods of this node", "all": "with --recreate: every pod",
+            "add": "add a pod on this node", "delete": "delete this pod"})
+@_user_errors
+def pods(c, name=None, topology=None, provider="netns", dry_run=False, recreate=False, node=None, all=False,
+         add=None, delete=None):
+    """List the lab's pods (node, IP, block, pool), or recreate, add or delete pods."""
+    from lab.commands.calicoctl import pods as run
+
+    return run(name, topology, provider=provider, recreate_pods=recreate, node=node, all_pods=all, add=add,
+               delete=delete, dry_run=dry_run)
+
+
+@task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "out": "archive to write (default build/<lab>/bundle-<lab>-<time>.tar.gz)",
+            "captures": "include the pcaps under build/<lab>/captures/",
+            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)"})
+@_user_errors
+def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False):
+    """Write a running lab and its history (every change since up) into one .tar.gz a person can read and anyone can replay."""
+    from lab.commands.bundle import bundle as run
+
+    return run(name, topology, out, captures=captures, include_secrets=include_secrets)
+
+
+@task(help={"bundle": "a file written by lab.bundle", "name": "name of the rebuilt lab (default <lab>-replay)",
+            "until": "stop after this many changes (0: just the starting state)",
+            "step": "wait for Enter before each change"})
+@_user_errors
+def replay(c, bundle, name=None, until=None, step=False):
+    """Rebuild a bundled lab, re-apply its changes in order, and say whether sessions and routes came out identical."""
+    from lab.commands.bundle import replay as run
+
+    if until is not None:
+        try:
+            until = int(until)
+        except ValueError:
+            raise LabError(f"--until {until!r}: give a whole number of changes") from None
+    return run(bundle, name, until=until, step=step)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
+
+lab.add_task(calicoctl)
+lab.add_task(pods)
+lab.add_task(bundle)
+lab.add_task(replay)
 
 ns = Collection()
 ns.add_collection(lab)

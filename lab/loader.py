@@ -7,6 +7,8 @@ field-level problems, then cross-references, then whole-topology invariants.
 
 from __future__ import annotations
 
+import json
+
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface, ip_network, ip_address
 from pathlib import Path
 from typing import Any
@@ -40,15 +42,21 @@ def resolve_topology_path(name_or_path: str | Path | None) -> Path:
     raise TopologyError(value, "", f"no such topology file or name (known names: {known})")
 
 
-def load_topology(name_or_path: str | Path | None = None) -> m.Topology:
+def load_topology(name_or_path: str | Path | None = None, *, resource_dir: Path | None = None,
+                  lenient_resources: bool = False) -> m.Topology:
+    """`resource_dir`: where relative `calico.resources` files are (default: next to the file);
+    `lenient_resources`: a missing one is skipped (a running lab's saved copy of its topology,
+    whose resources are in the lab's datastore already)."""
     path = resolve_topology_path(name_or_path)
-    return _Builder(path).build(load_located(path, TopologyError))
+    return _Builder(path, resource_dir, lenient_resources).build(load_located(path, TopologyError))
 
 
 class _Builder:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, resource_dir: Path | None = None, lenient_resources: bool = False):
         self.path = path
         self.file = _display(path)
+        self.resource_dir = Path(resource_dir) if resource_dir else path.parent
+        self.lenient_resources = lenient_resources
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -467,13 +475,16 @@ class _Builder:
             rf.done()
             rr = m.RouteReflectors(names, cluster_id, label)
 
-        if peering == m.PEERING_ROUTE_REFLECTORS and not rr.nodes:
-            f.fail("route_reflectors", "peering 'route-reflectors' needs route_reflectors.nodes")
-        if peering != m.PEERING_ROUTE_REFLECTORS and rr.nodes:
-            f.fail("route_reflectors", f"route_reflectors is only used with peering: route-reflectors (peering is '{peering}')")
+        if peering in m.PEERING_WITH_REFLECTOR_NODES and not rr.nodes:
+            f.fail("route_reflectors", f"peering '{peering}' needs route_reflectors.nodes")
+        if peering not in m.PEERING_WITH_REFLECTOR_NODES and rr.nodes:
+            f.fail("route_reflectors", "route_reflectors is only used with peering: "
+                   f"{' or '.join(m.PEERING_WITH_REFLECTOR_NODES)} (peering is '{peering}')")
+        if peering == m.PEERING_RACK_REFLECTORS:
+            self.check_rack_reflectors(f, cluster, racks, rr)
         if peering == m.PEERING_EXTERNAL_RR and not hosts:
             f.fail("peering", "peering 'external-rr' needs a route-reflector host under hosts:")
-        if peering == m.PEERING_RACK_LEAF:
+        if peering in m.PEERING_AS_PER_RACK:
             for rack in racks:
                 if rack.leaf is None and any(n.rack == rack.name for n in cluster.nodes):
                     f.fail("peering", f"peering 'rack-leaf' needs a leaf for rack {rack.name} (racks.{rack.name}.leaf)")
@@ -482,13 +493,26 @@ class _Builder:
         for index, item in enumerate(resources_doc):
             if not isinstance(item, str):
                 f.fail("resources", f"item {index} must be a file name")
-            candidates = [self.path.parent / item, CALICO_DIR / item, REPO_ROOT / item]
+            candidates = [self.resource_dir / item, CALICO_DIR / item, REPO_ROOT / item]
             found = next((c for c in candidates if c.is_file()), None)
+            if found is None and self.lenient_resources:
+                continue  # a running lab's saved topology: its datastore already holds them
             if found is None:
                 f.fail("resources", f"resource file '{item}' not found (looked next to the topology and in calico/)")
             resources.append(found)
-        return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(bgp_conf),
+        # Plain dicts/lists: the located YAML types cannot be dumped back to YAML for Calico.
+        plain_conf = json.loads(json.dumps(bgp_conf))
+        return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(plain_conf),
                                 tuple(pools), rr, tuple(resources), lab_timers)
+
+    def check_rack_reflectors(self, f: Fields, cluster: m.Cluster, racks, rr: m.RouteReflectors) -> None:
+        """rack-reflectors: every rack with nodes has a leaf and a reflector node of its own."""
+        reflectors = set(rr.nodes)
+        for rack in racks:
+            members = [n.name for n in cluster.nodes if n.rack == rack.name]
+            if members and not reflectors.intersection(members):
+                f.fail("route_reflectors", f"peering 'rack-reflectors' needs a reflector node in rack {rack.name} "
+                       f"(one of: {', '.join(members[:5])}{' ...' if len(members) > 5 else ''})")
 
     def workloads(self, doc: LocMap, top: Fields) -> m.Workloads:
         f = self.fields(doc, "workloads", top.line("workloads"))

@@ -24,7 +24,15 @@ PEERING_MESH = "mesh"
 PEERING_RACK_LEAF = "rack-leaf"
 PEERING_ROUTE_REFLECTORS = "route-reflectors"
 PEERING_EXTERNAL_RR = "external-rr"
-PEERING_MODES = (PEERING_MESH, PEERING_RACK_LEAF, PEERING_ROUTE_REFLECTORS, PEERING_EXTERNAL_RR)
+# Reflectors behind a fabric: each rack's reflector nodes peer with their leaf, the rack's other
+# nodes peer with their rack's reflectors (the rack-specific reflector design).
+PEERING_RACK_REFLECTORS = "rack-reflectors"
+PEERING_MODES = (PEERING_MESH, PEERING_RACK_LEAF, PEERING_ROUTE_REFLECTORS, PEERING_EXTERNAL_RR,
+                 PEERING_RACK_REFLECTORS)
+# Modes whose route reflectors are Calico nodes (calico.route_reflectors.nodes).
+PEERING_WITH_REFLECTOR_NODES = (PEERING_ROUTE_REFLECTORS, PEERING_RACK_REFLECTORS)
+# Modes where a node takes its rack leaf's AS.
+PEERING_AS_PER_RACK = (PEERING_RACK_LEAF, PEERING_RACK_REFLECTORS)
 
 RACK_LABEL = "rack"
 
@@ -252,13 +260,13 @@ class Topology:
 
     def is_route_reflector(self, node: Node | str) -> bool:
         name = node if isinstance(node, str) else node.name
-        return self.calico.peering == PEERING_ROUTE_REFLECTORS and name in self.calico.route_reflectors.nodes
+        return self.calico.peering in PEERING_WITH_REFLECTOR_NODES and name in self.calico.route_reflectors.nodes
 
     def node_asn(self, node: Node) -> int:
         """The AS a node ends up in: its own, else its rack leaf's under rack-leaf peering, else Calico's."""
         if node.asn is not None:
             return node.asn
-        if self.calico.peering == PEERING_RACK_LEAF:
+        if self.calico.peering in PEERING_AS_PER_RACK:
             rack = self.rack(node.rack)
             if rack.leaf:
                 return self.router(rack.leaf).asn

@@ -50,6 +50,7 @@ def lint(rs: ResourceSet) -> list[LintFinding]:
                                                 "they have no routeReflectorClusterID: they will not reflect routes"))
         if peer.node and peer.node not in {n.name for n in rs.nodes}:
             findings.append(LintFinding(WARNING, where, f"node '{peer.node}' is not a Calico node"))
+    findings += _reflector_findings(rs)
     plan = plan_peering(rs)
     if not rs.default_bgp_configuration().node_to_node_mesh_enabled:
         for node in rs.nodes:
@@ -68,4 +69,41 @@ def lint(rs: ResourceSet) -> list[LintFinding]:
                 findings.append(LintFinding(INFO, f"Node/{node.name}",
                                             f"peers with {session.peer_address} (AS {session.peer_as}) from AS {local_as}: "
                                             "eBGP, so that router will not treat it as a route-reflector client"))
+    return findings
+
+
+def _reflector_findings(rs: ResourceSet) -> list[LintFinding]:
+    """The two classic mistakes of a mesh -> route reflector migration (DESIGN.md §3.1)."""
+    findings = []
+    reflectors = [n for n in rs.nodes if n.route_reflector_cluster_id]
+    for peer in rs.bgp_peers:
+        if not peer.peer_selector:
+            continue
+        try:
+            peers = _select(peer.peer_selector, rs)
+            locals_ = _select(peer.node_selector, rs) if peer.node_selector else (
+                [n for n in rs.nodes if n.name == peer.node] if peer.node else list(rs.nodes))
+        except SelectorError:
+            continue  # reported above
+        ibgp = [p for p in peers if any(node_as(rs, p.name) == node_as(rs, n.name) for n in locals_ if n is not p)]
+        if ibgp and not reflectors:
+            findings.append(LintFinding(WARNING, f"BGPPeer/{peer.name}", (
+                f"peerSelector picks {', '.join(p.name for p in ibgp)} as iBGP peers but no node has a "
+                "routeReflectorClusterID: nothing is reflected, so nodes that only peer with them do not learn "
+                "each other's routes (pods across nodes lose each other)")))
+    if rs.default_bgp_configuration().node_to_node_mesh_enabled:
+        for node in reflectors:
+            selected = False
+            for peer in rs.bgp_peers:
+                try:
+                    if peer.peer_selector and node in _select(peer.peer_selector, rs):
+                        selected = True
+                    elif peer.node == node.name or (peer.node_selector and node in _select(peer.node_selector, rs)):
+                        selected = True
+                except SelectorError:
+                    continue
+            if not selected:
+                findings.append(LintFinding(WARNING, f"Node/{node.name}", (
+                    "has a routeReflectorClusterID while the node-to-node mesh is on and no BGPPeer selects it: "
+                    "it leaves the mesh at once and its pods lose every other node until a BGPPeer gives it peers")))
     return findings

@@ -79,12 +79,22 @@ def status(topology: str | None, provider: str, name: str | None, as_json: bool 
     access = lab.access()
     report: dict = {"lab": lab.lab_name, "provider": provider, "nodes": {}, "routers": {}, "hosts": {}}
     for node in lab.topo.cluster.nodes:
-        rows = parse_birdc_protocols(access.birdc(node.name, "show protocols"))
-        report["nodes"][node.name] = [row.__dict__ if hasattr(row, "__dict__") else row._asdict() for row in rows]
+        title = f"node {node.name} ({lab.topo.cluster.k8s_name(node)}, {node.ip.ip})"
+        try:
+            rows = parse_birdc_protocols(access.birdc(node.name, "show protocols"))
+        except LabError as exc:  # one silent BIRD must not hide the others
+            report["nodes"][node.name] = {"error": str(exc)}
+            if not as_json:
+                out.write(f"{title}: BIRD DOES NOT ANSWER ({exc})\n\n")
+            continue
+        report["nodes"][node.name] = [row.as_dict() for row in rows]
         if not as_json:
-            out.write(f"node {node.name} ({lab.topo.cluster.k8s_name(node)}, {node.ip.ip}):\n{format_status_table(rows)}\n")
+            out.write(f"{title}:\n{format_status_table(rows)}\n")
     for host in lab.topo.hosts:
-        text = access.birdc(host.name, "show protocols")
+        try:
+            text = access.birdc(host.name, "show protocols")
+        except LabError as exc:
+            text = f"BIRD DOES NOT ANSWER ({exc})"
         report["hosts"][host.name] = text
         if not as_json:
             out.write(f"host {host.name} ({host.ip.ip}), BIRD:\n{text.strip()}\n\n")
@@ -109,6 +119,8 @@ def exec_in(target: str, command: str | Sequence[str], topology: str | None, pro
     known = _targets(lab)
     if target not in known:
         raise LabError(f"unknown target '{target}' (targets: {', '.join(known)})")
+    if argv[0] == "calicoctl":
+        return _calicoctl_in(lab, target, argv[1:], out)
     if argv[0] == "birdc":
         out.write(access.birdc(target, " ".join(argv[1:])))
         return 0
@@ -121,6 +133,26 @@ def exec_in(target: str, command: str | Sequence[str], topology: str | None, pro
     out.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.rc
+
+
+def _calicoctl_in(lab: Provider, target: str, argv: Sequence[str], out: TextIO) -> int:
+    """calicoctl on a node: `node status` reads that node's BIRD, as calico-node's calicoctl
+    does; every other verb is a datastore client, the same as `lab.calicoctl`."""
+    if list(argv[:2]) != ["node", "status"]:
+        return lab.calicoctl(list(argv), out)
+    from ..calico.status import parse_birdc_protocols
+    from ..calico.tables import node_status_text
+
+    nodes = {n.name for n in lab.topo.cluster.nodes}
+    if target not in nodes:
+        raise LabError(f"`calicoctl node status` runs on a Calico node (nodes: {', '.join(sorted(nodes))})")
+    try:
+        rows = parse_birdc_protocols(lab.access().birdc(target, "show protocols"))
+    except LabError:
+        out.write(node_status_text([], running=False))
+        return 1
+    out.write(node_status_text(rows))
+    return 0
 
 
 def _targets(lab: Provider) -> list[str]:

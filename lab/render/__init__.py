@@ -17,6 +17,7 @@ def render_all(topo: m.Topology) -> dict[str, str]:
     from .clab import render_clab
     from .frr import render_frr
     from .kind import render_kind
+    from ..fabric import topology_plan
     from .rr_host import render_rr_hosts
     from .vyos import render_vyos
 
@@ -27,10 +28,11 @@ def render_all(topo: m.Topology) -> dict[str, str]:
     }
     for extra in topo.calico.resources:
         files[f"calico/extra-{extra.name}"] = extra.read_text()
+    plan = topology_plan(topo)  # once: the FRR and RR-host configs all read it
     for router in topo.routers:
         files[f"startup-conf/{router.name}-boot.cfg"] = render_vyos(topo, router)
-        files[f"frr/{router.name}.conf"] = render_frr(topo, router).integrated
-    files.update(render_rr_hosts(topo))
+        files[f"frr/{router.name}.conf"] = render_frr(topo, router, plan).integrated
+    files.update(render_rr_hosts(topo, plan))
     return files
 
 

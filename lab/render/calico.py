@@ -46,7 +46,7 @@ def node_documents(topo: m.Topology) -> list[dict]:
         bgp: dict[str, Any] = {"ipv4Address": str(node.ip)}
         labels = dict(node.labels)
         # Only state an AS where it differs from Calico's own resolution (default 64512).
-        if node.asn is not None or topo.calico.peering == m.PEERING_RACK_LEAF:
+        if node.asn is not None or topo.calico.peering in m.PEERING_AS_PER_RACK:
             bgp["asNumber"] = topo.node_asn(node)
         if topo.is_route_reflector(node):
             bgp["routeReflectorClusterID"] = rr.cluster_id
@@ -74,9 +74,32 @@ def peer_documents(topo: m.Topology) -> list[dict]:
             "nodeSelector": f"!has({label})", "peerSelector": f"has({label})"}))
         docs.append(_doc("BGPPeer", "rr-mesh", {
             "nodeSelector": f"has({label})", "peerSelector": f"has({label})"}))
+    elif peering == m.PEERING_RACK_REFLECTORS:
+        docs += rack_reflector_peers(topo)
     elif peering == m.PEERING_EXTERNAL_RR:
         for host in topo.hosts:
             docs.append(_doc("BGPPeer", f"to-{host.name}", {"peerIP": str(host.ip.ip), "asNumber": host.asn}))
+    return docs
+
+
+def rack_reflector_peers(topo: m.Topology) -> list[dict]:
+    """Per rack: its reflector nodes peer with the leaf (so routes reach the fabric), its other
+    nodes with those reflectors, and the rack's reflectors with each other."""
+    label = topo.calico.route_reflectors.label
+    docs = []
+    for rack in topo.racks:
+        rrs = [n for n in topo.nodes_in(rack.name) if topo.is_route_reflector(n)]
+        if rack.leaf is None or not rrs:
+            continue
+        leaf = topo.router(rack.leaf)
+        in_rack = f"{m.RACK_LABEL} == '{rack.name}'"
+        docs.append(_doc("BGPPeer", f"{rack.name}-rrs-to-{leaf.name}", {
+            "peerIP": str(rack.gateway), "asNumber": leaf.asn, "nodeSelector": f"{in_rack} && has({label})"}))
+        docs.append(_doc("BGPPeer", f"{rack.name}-to-rrs", {
+            "nodeSelector": f"{in_rack} && !has({label})", "peerSelector": f"{in_rack} && has({label})"}))
+        if len(rrs) > 1:
+            docs.append(_doc("BGPPeer", f"{rack.name}-rr-mesh", {
+                "nodeSelector": f"{in_rack} && has({label})", "peerSelector": f"{in_rack} && has({label})"}))
     return docs
 
 

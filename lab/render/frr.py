@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import model as m
-from ..fabric import RouterBgp, router_bgp
+from ..fabric import PlanIndex, RouterBgp, router_bgp
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class FrrConfig:
         return self.zebra + bgpd_body
 
 
-def render_frr(topo: m.Topology, router: m.Router) -> FrrConfig:
-    intent = router_bgp(topo, router)
+def render_frr(topo: m.Topology, router: m.Router, plan: PlanIndex | None = None) -> FrrConfig:
+    """`plan`: the Calico plan in force (default: the topology's own resources)."""
+    intent = router_bgp(topo, router, plan)
     header = f"frr version 8.4\nfrr defaults traditional\nhostname {router.name}\nlog stdout informational\n!\n"
     # Kernel nexthop groups: after a link flap FRR 8.4 can leave a dead member out of the
     # kernel's group for good (ECMP never comes back); plain multipath routes do not.

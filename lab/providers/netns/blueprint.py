@@ -19,18 +19,23 @@ Layout (one namespace per lab object; nothing is created in the host namespace):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from ipaddress import IPv4Interface
 from types import MappingProxyType
 from typing import Mapping
 
+import yaml
+
 from ... import model as m
 from ...calico.bird import BgpTimers, render_bird
-from ...calico.ipam import IpamPlan, plan_ipam
+from ...calico.ipam import IpamPlan
+from ...calico.ipam_state import IpamState, initial_state, to_plan
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...calico.versions import felix_pod_route_metric, parse_version
 from ...names import cali_iface
 from ...render.calico import render_calico
+from ...fabric import PlanIndex
 from ...render.frr import render_frr
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
@@ -127,7 +132,8 @@ class Blueprint:
     pods: tuple[Pod, ...]
     resources_yaml: str
     sessions: Mapping[str, tuple[Session, ...]]  # Calico peering plan, by k8s node name
-    ipam: IpamPlan = field(repr=False, default=None)
+    ipam: IpamPlan = field(repr=False, default_factory=lambda: IpamPlan(MappingProxyType({})))
+    ipam_state: IpamState = field(repr=False, default_factory=IpamState)
 
     def netns_of(self, target: str) -> str:
         for ns in self.namespaces:
@@ -150,7 +156,8 @@ def pod_name(node: str, index: int) -> str:
 
 
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
-    """The topology's Calico resources, exactly as rendered for users, plus extra files."""
+    """The topology's Calico resources, exactly as rendered for users, plus its extra files
+    (applied after them, as `calicoctl apply` would): the seed of a lab's datastore."""
     text = render_calico(topo)
     version = parse_version(topo.calico.version)
     rs = parse_resources(text, f"{topo.name}/calico/resources.yaml", version=version)
@@ -164,16 +171,50 @@ def lab_timers(topo: m.Topology) -> BgpTimers | None:
     return BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive) if topo.calico.lab_timers else None
 
 
-def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | None = None) -> Blueprint:
+def seed_documents(topo: m.Topology) -> list[dict]:
+    """The documents a lab's datastore starts with: the rendered resources, then each extra
+    `calico.resources` file in order (same kind and name: the later one wins, as with
+    `calicoctl apply`). `calico_resources` has validated all of them strictly."""
+    docs: dict[tuple[str, str], dict] = {}
+    texts = [render_calico(topo)] + [Path(p).read_text() for p in topo.calico.resources]
+    for text in texts:
+        for data in yaml.safe_load_all(text):
+            if not data:
+                continue
+            items = data.get("items") if str(data.get("kind", "")).endswith("List") else None
+            for item in items if items is not None else [data]:
+                docs[(item["kind"], item["metadata"]["name"])] = item
+    return list(docs.values())
+
+
+def initial_pods(topo: m.Topology) -> list[tuple[str, str]]:
+    """(pod name, Calico node name) of the lab's first pods, in the order IPAM serves them:
+    nodes by Calico name (so each node's first block is the one `plan_ipam` predicts)."""
+    nodes = sorted(topo.cluster.nodes, key=lambda n: topo.cluster.k8s_name(n))
+    return [(pod_name(n.name, i), topo.cluster.k8s_name(n)) for n in nodes for i in range(n.pods)]
+
+
+def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | None = None,
+                    ipam_state: IpamState | None = None) -> Blueprint:
+    """Everything the lab is made of for these resources and IPAM state (by default: the
+    topology's own resources and its first pods, as `up` seeds the datastore)."""
     lab = lab or topo.name
     prefix = lab_prefix(lab)
     if rs is None:
         rs, resources_yaml = calico_resources(topo)
     else:
         resources_yaml = ""
+    if ipam_state is None:
+        ipam_state = initial_state(rs, initial_pods(topo))
     version = parse_version(topo.calico.version)
     sessions = plan_peering(rs, version)
-    ipam = plan_ipam(rs)
+    # The fabric side (a leaf's rack neighbours, a reflector host's clients) follows this plan.
+    plan_index = PlanIndex.build(rs, sessions)
+    ipam = to_plan(ipam_state, rs)
+    short = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    pods_of: dict[str, list] = {}
+    for alloc in ipam_state.pods:
+        pods_of.setdefault(short.get(alloc.node, alloc.node), []).append(alloc)
     timers = lab_timers(topo)
     pod_metric = felix_pod_route_metric(version)
 
@@ -201,7 +242,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         rns = ns(router.name, ROUTER)
         for iface in router.interfaces:
             addresses.append(Address(rns, iface.name, str(iface.address)))
-        cfg = render_frr(topo, router)
+        cfg = render_frr(topo, router, plan_index)
         frr.append(FrrDaemon(router.name, rns, cfg.zebra, cfg.bgpd))
     for link in topo.links:
         if link.to_bridge:
@@ -234,8 +275,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         k8s = topo.cluster.k8s_name(node)
         config = render_bird(rs, k8s, plan=sessions, ipam=ipam, version=version, lab_timers=timers)
         bird.append(BirdDaemon(node.name, nns, config, k8s))
-        for index, ip in enumerate(ipam.pod_ips(k8s, node.pods)):
-            name = pod_name(node.name, index)
+        for alloc in pods_of.get(node.name, ()):
+            name, ip = alloc.name, alloc.ip
             cali = cali_iface(POD_NAMESPACE, name)
             pns = ns(name, POD)
             pods.append(Pod(name, node.name, ip, cali))
@@ -249,7 +290,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
                                  f"net.ipv4.neigh.{cali}.proxy_delay": "0"})
 
-    host_configs = render_rr_hosts(topo)
+    host_configs = render_rr_hosts(topo, plan_index)
     for host in topo.hosts:
         hns = attach(host.name, topo.rack(host.rack), host.ip)
         bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None))
@@ -262,7 +303,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         addresses=tuple(addresses), routes=tuple(routes),
         sysctls=MappingProxyType({k: MappingProxyType(v) for k, v in sysctls.items()}),
         frr=tuple(frr), bird=tuple(bird), pods=tuple(pods), resources_yaml=resources_yaml,
-        sessions=MappingProxyType(dict(sessions)), ipam=ipam,
+        sessions=MappingProxyType(dict(sessions)), ipam=ipam, ipam_state=ipam_state,
     )
 
 

@@ -18,20 +18,24 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence, TextIO
 
-import yaml
+import io
+import json
 
 from ... import model as m
 from ... import traffic
-from ...calico.bird import BgpTimers, render_bird
-from ...calico.resources import ResourceSet, parse_resources
+from ...calico.resources import ResourceSet
+from ...calico.ipam_state import IpamState
+from ...calico.store import Store, decode
 from ...checks.base import PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess, Result
 from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
-from . import netlink
-from .blueprint import Blueprint, build_blueprint, calico_resources
+from . import live, netlink
+from .blueprint import Blueprint, build_blueprint, calico_resources, seed_documents
+from .frr_delta import NotLive
+from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
 from .state import LabState, teardown
 
@@ -48,7 +52,8 @@ class NetnsProvider(Provider):
         self.run_dir = Path(run_root) / self.lab_name
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
-        self._rs: ResourceSet | None = None
+        self._bp_revision = -1
+        self._seed: tuple[list[dict], IpamState] | None = None
 
     # -- lab identity --------------------------------------------------------------------
 
@@ -58,7 +63,9 @@ class NetnsProvider(Provider):
         saved = Path(run_root) / lab_name / "topology.yaml"
         if not saved.is_file():
             raise LabError(f"no netns lab named '{lab_name}' is up (nothing in {saved.parent})")
-        return cls(load_topology(saved), lab_name, out_dir, run_root)
+        # Its Calico resources are in its datastore: the saved copy's `calico.resources` files
+        # (relative to where the topology was) are not needed, and not looked for here.
+        return cls(load_topology(saved, lenient_resources=True), lab_name, out_dir, run_root)
 
     @staticmethod
     def exists(lab_name: str, run_root: Path = RUN_ROOT) -> bool:
@@ -70,20 +77,29 @@ class NetnsProvider(Provider):
     def is_complete(self) -> bool:
         return self.is_up() and LabState(self.state_path).meta.get("phase") == "up"
 
+    def store(self) -> Store:
+        """The lab's datastore: the Calico resources in force and its IPAM state."""
+        return Store(self.run_dir / "calico")
+
     @property
     def blueprint(self) -> Blueprint:
-        if self._blueprint is None:
-            self._blueprint = build_blueprint(self.topo, self.lab_name, self.resources())
+        """What the lab is made of now: built from the datastore (the topology only seeded it)."""
+        store = self.store()
+        revision = store.revision() if store.exists() else 0
+        if self._blueprint is None or self._bp_revision != revision:
+            if revision:
+                self._blueprint = build_blueprint(self.topo, self.lab_name, store.resources(), store.ipam())
+            else:
+                self._blueprint = build_blueprint(self.topo, self.lab_name)
+            self._bp_revision = revision
         return self._blueprint
 
     def resources(self) -> ResourceSet:
-        if self._rs is None:
-            saved = self.run_dir / "calico" / "resources.yaml"
-            if saved.is_file():
-                self._rs = parse_resources(saved.read_text(), str(saved))
-            else:
-                self._rs, _ = calico_resources(self.topo)
-        return self._rs
+        """The Calico resources in force: the datastore's, or the topology's before `up`."""
+        store = self.store()
+        if store.exists():
+            return store.resources()
+        return calico_resources(self.topo)[0]
 
     # -- daemons -------------------------------------------------------------------------
 
@@ -95,7 +111,9 @@ class NetnsProvider(Provider):
 
     # -- up ------------------------------------------------------------------------------
 
-    def up(self, out: TextIO) -> None:
+    def up(self, out: TextIO, seed: tuple[list[dict], IpamState] | None = None) -> None:
+        """`seed`: the datastore's first documents and IPAM state instead of the topology's
+        (a replayed bug bundle starts from the state its lab started from)."""
         if self.is_up():
             if self.is_complete():
                 out.write(f"lab {self.lab_name} is already up (netns); `invoke lab.down` removes it\n")
@@ -104,7 +122,9 @@ class NetnsProvider(Provider):
                            f"run `invoke lab.down --name {self.lab_name}` first")
         require_root()
         require_binaries(BINARIES)
-        bp = build_blueprint(self.topo, self.lab_name)
+        self._seed = seed
+        bp = build_blueprint(self.topo, self.lab_name, decode(seed[0], "the seed") if seed else None,
+                             seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
         started = self._started = time.monotonic()
@@ -143,7 +163,9 @@ class NetnsProvider(Provider):
         state.record_dir(self.run_dir)
         (self.run_dir / "calico").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.topo.source, self.run_dir / "topology.yaml")
-        (self.run_dir / "calico" / "resources.yaml").write_text(bp.resources_yaml)
+        documents = self._seed[0] if self._seed else seed_documents(self.topo)
+        self.store().seed(documents, bp.ipam_state, str(self.topo.source))
+        self._bp_revision = self.store().revision()
 
     def _namespaces(self, state: LabState, bp: Blueprint) -> None:
         for ns in bp.namespaces:
@@ -255,23 +277,45 @@ class NetnsProvider(Provider):
                 spawned.stop()
 
     def set_service_cluster_ips(self, cidrs: Sequence[str]) -> None:
-        """Edit BGPConfiguration default as a user would, re-render every node's BIRD, reload it."""
-        saved = self.run_dir / "calico" / "resources.yaml"
-        docs = list(yaml.safe_load_all(saved.read_text()))
-        for doc in docs:
-            if doc and doc.get("kind") == "BGPConfiguration" and doc["metadata"]["name"] == "default":
-                if cidrs:
-                    doc["spec"]["serviceClusterIPs"] = [{"cidr": c} for c in cidrs]
-                else:
-                    doc["spec"].pop("serviceClusterIPs", None)
-        text = yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True)
-        rs = parse_resources(text, str(saved))
-        saved.write_text(text)
-        self._rs, self._blueprint = rs, None
-        bp = self.blueprint
-        for daemon in bp.bird:
-            if daemon.k8s_name is not None:
-                self._bird(daemon).reload(daemon.config)
+        """`calicoctl patch bgpconfiguration default` as a user would; the reconcile reloads
+        the nodes whose config changed."""
+        patch = {"spec": {"serviceClusterIPs": [{"cidr": c} for c in cidrs] if cidrs else None}}
+        self.calicoctl(["patch", "bgpconfiguration", "default", "-p", json.dumps(patch)], io.StringIO())
+
+    # -- live changes --------------------------------------------------------------------
+
+    def calicoctl(self, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin,
+                  files: dict[str, str] | None = None) -> int:
+        """calicoctl's verbs against this lab's datastore, reconciled at once (live.py)."""
+        return live.calicoctl(self, argv, out, stdin, files)
+
+    def change_pods(self, **options) -> int:
+        """List, recreate, add or delete pods (live.py `pods`)."""
+        return live.pods(self, **options)
+
+    def reconcile(self, out: TextIO, before: Blueprint | None = None) -> ReconcilePlan:
+        """Make the running lab what the datastore says (see reconcile.py); `before` is the
+        blueprint the lab ran, for the per-node report of what changed."""
+        old = before if before is not None else self.blueprint
+        self._blueprint = None
+        new = self.blueprint
+        workdir = lambda target: self.run_dir / target  # noqa: E731
+        try:
+            plan = plan_reconcile(old, new, running_configs(new, workdir), running_configs(new, workdir, "frr"))
+        except NotLive as exc:
+            raise LabError(f"this change would need FRR restarted ({exc}); the datastore has it: "
+                           f"`invoke lab.down --name {self.lab_name}` and `lab.up` to rebuild") from None
+        if plan.empty:
+            out.write("  no node's configuration changed\n")
+            return plan
+        birds = {d.target: d for d in new.bird}
+        routers = {d.target: d for d in new.frr}
+        try:
+            apply_reconcile(plan, new, LabState(self.state_path), lambda t: self._bird(birds[t]), out,
+                            lambda r: self._frr(routers[r]))
+        finally:
+            netlink.close_all()
+        return plan
 
 
 def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:

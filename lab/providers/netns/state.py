@@ -86,6 +86,16 @@ class LabState:
         self.objects.append(obj)
         self._write()
 
+    def forget(self, match) -> int:
+        """Drop the records `match(record)` accepts (objects the lab removed itself, e.g. a
+        deleted pod's namespace); durable on return. Returns how many were dropped."""
+        kept = [o for o in self.objects if not match(o)]
+        dropped = len(self.objects) - len(kept)
+        if dropped:
+            self.data["objects"] = kept
+            self._write()
+        return dropped
+
     def record_netns(self, name: str) -> None:
         """Call *before* creating the namespace."""
         self.record(kind="netns", name=name)
