@@ -134,3 +134,17 @@ def test_decode_document_takes_a_plain_mapping():
         decode_document({"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "p"},
                          "spec": {"cidr": "10.9.0.0/16", "natOutgoin": True}}, "store", 3, 7)
     assert info.value.line == 7 and "document 4" in info.value.field and "natOutgoing" in info.value.problem
+
+
+def test_topology_calico_version_and_lab_timers_are_validated(tmp_path):
+    import pytest as _pytest
+    from render_helpers import topology_variant
+
+    from lab.errors import TopologyError
+
+    topo = topology_variant(tmp_path, lambda d: d["calico"].update(version="v3.32.1", lab_timers=True))
+    assert topo.calico.version == "v3.32.1" and topo.calico.lab_timers
+    with _pytest.raises(TopologyError, match="calico.version: calico.version 'v2.6.0' is not a Calico v3 release"):
+        topology_variant(tmp_path, lambda d: d["calico"].update(version="v2.6.0"))
+    with _pytest.raises(TopologyError, match="calico.lab_timers"):
+        topology_variant(tmp_path, lambda d: d["calico"].update(lab_timers="yes"))
