@@ -4,6 +4,7 @@ Lab A (v3.23.5, the default): a four-node mesh with a disableBGPExport pool on o
 range, and a BGPPeer between two nodes that the mesh already connects (the duplicate protocol).
 Lab B (v3.32.1): the reference spine/leaf lab plus an eBGP peering between two nodes of different
 racks (off each other's subnet: only `multihop` lets it connect) that imports nothing (a BGPFilter).
+Lab C (v3.32.1): the mesh plus a global peer to one node: sorted protocols, the global one holds it.
 """
 
 from __future__ import annotations
@@ -158,3 +159,29 @@ def test_v3_32_route_shape_and_metrics(v332_lab):
     remote = route_to(observe_routes(access, "worker"), block)
     # BIRD sets krt_metric from LOCAL_PREF (2147483647 - 100 from the leaf's iBGP), as calico-node v3.32 does.
     assert remote is not None and remote.metric == 2147483647 - 100, remote
+
+
+GLOBAL_TO_WORKER2 = """
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: {name: all-to-worker2}
+spec: {peerIP: 10.2.0.12, asNumber: 64512}
+"""
+
+
+@pytest.fixture(scope="module")
+def v332_mesh_lab(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fidelity-v332-mesh")
+    topo = _variant(tmp, "calico-fullmesh", lambda d: d["calico"].update(version="v3.32.1"), GLOBAL_TO_WORKER2)
+    provider = _up(topo, unique("t-fid-c"), tmp)
+    yield provider
+    provider.down(quiet())
+
+
+def test_v3_32_sorted_protocols_global_holds_the_neighbour_over_the_mesh(v332_mesh_lab):
+    text = v332_mesh_lab.access().birdc("control-plane", "show protocols")
+    rows = [(r.peer_address, r.peer_type, r.state) for r in parse_birdc_protocols(text)]
+    # Sorted by name: Global_10_2_0_12 comes before Mesh_10_2_0_12 and holds it; the mesh protocol waits.
+    assert rows[0] == ("10.2.0.12", "global", "up"), text
+    assert ("10.2.0.12", "node-to-node mesh", "start") in rows, text
+    assert [r[0] for r in rows] == ["10.2.0.12", "10.2.0.11", "10.2.0.12", "10.2.0.13"], text
