@@ -25,23 +25,25 @@ from netns_helpers import quiet, requires_netns, unique
 pytestmark = [requires_netns, pytest.mark.netns]
 
 
-def _variant(tmp_path: Path, base: str, change, extra: str | None = None):
+def _variant(tmp_path: Path, base: str, change, extra: str):
     doc = yaml.safe_load((TOPOLOGY_DIR / f"{base}.yaml").read_text())
     change(doc)
-    if extra is not None:
-        (tmp_path / "extra.yaml").write_text(extra)
-        doc.setdefault("calico", {})["resources"] = ["extra.yaml"]
+    (tmp_path / "extra.yaml").write_text(extra)
+    doc.setdefault("calico", {})["resources"] = ["extra.yaml"]
     path = tmp_path / f"{base}-fidelity.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_topology(path)
 
 
-def _up(topo, name: str, out_dir: Path) -> NetnsProvider:
-    provider = NetnsProvider(topo, name, out_dir=out_dir)
+def _lab(factory, name: str, base: str, change, extra: str):
+    """Up a variant of a shipped topology for a module (fixture body), down afterwards."""
+    tmp = factory.mktemp(name)
+    provider = NetnsProvider(_variant(tmp, base, change, extra), unique(name), out_dir=tmp)
     if provider.is_up():  # left by an earlier run that was killed
         provider.down(quiet())
     provider.up(quiet())  # waits for the bgp-sessions and routes checks: the plan, Idle duplicates included
-    return provider
+    yield provider
+    provider.down(quiet())
 
 
 DUPLICATE = """
@@ -62,10 +64,7 @@ def _mesh_change(doc):
 
 @pytest.fixture(scope="module")
 def mesh_lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fidelity-mesh")
-    provider = _up(_variant(tmp, "calico-fullmesh", _mesh_change, DUPLICATE), unique("t-fid-a"), tmp)
-    yield provider
-    provider.down(quiet())
+    yield from _lab(tmp_path_factory, "t-fid-a", "calico-fullmesh", _mesh_change, DUPLICATE)
 
 
 def test_duplicate_protocol_stays_idle_and_shows_in_status(mesh_lab):
@@ -126,13 +125,13 @@ spec: {node: calico-bgp-rr-worker, peerIP: 10.1.8.11, asNumber: 65008, filters: 
 """
 
 
+def _v332(doc):
+    doc["calico"]["version"] = "v3.32.1"
+
+
 @pytest.fixture(scope="module")
 def v332_lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fidelity-v332")
-    topo = _variant(tmp, "calico-bgp-rr", lambda d: d["calico"].update(version="v3.32.1"), CROSS_RACK)
-    provider = _up(topo, unique("t-fid-b"), tmp)
-    yield provider
-    provider.down(quiet())
+    yield from _lab(tmp_path_factory, "t-fid-b", "calico-bgp-rr", _v332, CROSS_RACK)
 
 
 def test_ebgp_multihop_to_a_peer_off_the_subnet_connects(v332_lab):
@@ -171,11 +170,7 @@ spec: {peerIP: 10.2.0.12, asNumber: 64512}
 
 @pytest.fixture(scope="module")
 def v332_mesh_lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fidelity-v332-mesh")
-    topo = _variant(tmp, "calico-fullmesh", lambda d: d["calico"].update(version="v3.32.1"), GLOBAL_TO_WORKER2)
-    provider = _up(topo, unique("t-fid-c"), tmp)
-    yield provider
-    provider.down(quiet())
+    yield from _lab(tmp_path_factory, "t-fid-c", "calico-fullmesh", _v332, GLOBAL_TO_WORKER2)
 
 
 def test_v3_32_sorted_protocols_global_holds_the_neighbour_over_the_mesh(v332_mesh_lab):
