@@ -173,13 +173,14 @@ def pods(c, name=None, topology=None, provider="netns", dry_run=False, recreate=
 
 @task(help={"name": NAME_HELP, "topology": TOPOLOGY_HELP, "out": "archive to write (default build/<lab>/bundle-<lab>-<time>.tar.gz)",
             "captures": "include the pcaps under build/<lab>/captures/",
-            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)"})
+            "include_secrets": "keep BGP passwords and Secret contents (redacted by default)",
+            "as_scenario": "also write the change log as a scenario file (a regression scenario in one command)"})
 @_user_errors
-def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False):
+def bundle(c, name=None, topology=None, out=None, captures=False, include_secrets=False, as_scenario=None):
     """Write a running lab and its history (every change since up) into one .tar.gz a person can read and anyone can replay."""
     from lab.commands.bundle import bundle as run
 
-    return run(name, topology, out, captures=captures, include_secrets=include_secrets)
+    return run(name, topology, out, captures=captures, include_secrets=include_secrets, as_scenario=as_scenario)
 
 
 @task(help={"bundle": "a file written by lab.bundle", "name": "name of the rebuilt lab (default <lab>-replay)",
@@ -198,14 +199,98 @@ def replay(c, bundle, name=None, until=None, step=False):
     return run(bundle, name, until=until, step=step)
 
 
+ENDPOINT_HELP = "TARGET:IFACE, e.g. leaf0:eth1 or worker:eth0"
+
+
+@task(name="link", help={"endpoint": ENDPOINT_HELP, "state": "down or up", "name": NAME_HELP,
+                         "topology": TOPOLOGY_HELP})
+@_user_errors
+def link_(c, endpoint, state, name=None, topology=None):
+    """Set a lab interface down or up; up restores the addresses, routes and sysctls the lab put through it."""
+    from lab.commands import faults
+
+    return faults.link(endpoint, state, name, topology)
+
+
+@task(name="stop", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
+                         "kill": "SIGKILL (a crash: no BGP Cease; the kernel still closes the TCP sessions) instead of SIGTERM",
+                         "topology": TOPOLOGY_HELP})
+@_user_errors
+def stop_(c, target, name=None, kill=False, topology=None):
+    """Stop the routing daemon(s) of a target: zebra+bgpd of a router, BIRD of a node or RR host."""
+    from lab.commands import faults
+
+    return faults.stop(target, name, topology, kill=kill)
+
+
+@task(name="start", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
+                          "topology": TOPOLOGY_HELP})
+@_user_errors
+def start_(c, target, name=None, topology=None):
+    """Start a stopped target's routing daemon(s) with the same command line and config; waits until ready."""
+    from lab.commands import faults
+
+    return faults.start(target, name, topology)
+
+
+@task(help={"endpoint": ENDPOINT_HELP, "delay": "added delay in ms", "jitter": "jitter in ms (<= delay)",
+            "loss": "random loss in percent", "clear": "remove the netem qdisc", "name": NAME_HELP,
+            "topology": TOPOLOGY_HELP})
+@_user_errors
+def netem(c, endpoint, delay=None, jitter=None, loss=None, clear=False, name=None, topology=None):
+    """Slow down or lose packets on one lab interface (tc netem), or --clear it."""
+    from lab.commands import faults
+
+    return faults.netem(endpoint, delay, jitter, loss, clear, name, topology)
+
+
+@task(help={"action": "start | mark | status | stop",
+            "text": "mark only: the text of the mark (or after --: lab.traffic mark -- mesh off)",
+            "name": NAME_HELP, "topology": TOPOLOGY_HELP,
+            "pairs": "start: all (default), cross-node, cross-rack, or SRC:DST,... (pod names)",
+            "interval": "start: ms between two probes of one pair (default 20)",
+            "limit": "start: seconds after which the traffic stops by itself (default 600)",
+            "json": "stop: also write the report (per segment and pair: sent, lost, longest outage) to this file"})
+@_user_errors
+def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval=None, limit=None, json=None):
+    """Background probes between pods: start, mark --text T, status, stop (loss per segment between marks)."""
+    from lab.commands.traffic import traffic as run
+
+    # Invoke has no optional positional argument: the mark's text comes with --text or after --.
+    if text is None:
+        text = " ".join(_after_dashes(c)) or None
+    return run(action, text, name, topology, pairs, interval, limit, json)
+
+
+@task(help={"scenario": "a name in scenarios/ or a path to a scenario file; --list lists the shipped ones",
+            "name": NAME_HELP,
+            "keep": "keep the lab at the end (default: remove it if the scenario brought it up)",
+            "json": "also write the per-step results (with sent/lost/longest outage) as JSON to this file",
+            "junit": "also write the per-step results as JUnit XML to this file"})
+@_user_errors
+def scenario(c, scenario, name=None, keep=False, json=None, junit=None):
+    """Run a scripted procedure on a lab with background traffic: steps, tables, route diffs, loss per step."""
+    from lab.commands.scenario import scenario as run
+
+    # `--list` arrives as the scenario argument (Invoke has no optional positional argument).
+    if scenario == "--list":
+        return run(None, list_=True)
+    return run(scenario, name, keep, json, junit, None)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
-
+lab.add_task(link_)
+lab.add_task(stop_)
+lab.add_task(start_)
+lab.add_task(netem)
 lab.add_task(calicoctl)
 lab.add_task(pods)
 lab.add_task(bundle)
 lab.add_task(replay)
+lab.add_task(traffic)
+lab.add_task(scenario)
 
 ns = Collection()
 ns.add_collection(lab)

@@ -9,6 +9,12 @@ netns pod (host Python) and is copied into a container pod (clab) unchanged.
 - stream: a steady probe stream over N flows, round robin, until SIGTERM;
           prints progress lines, then a JSON summary with the loss window.
           Used for failover.
+- probe:  sequence-numbered probes to one or more destinations (one flow each),
+          one every interval, until SIGTERM or --limit seconds; logs every
+          probe sent (`s TIME DST SEQ`) and every echo received (`r TIME DST
+          SEQ`), TIME in wall-clock seconds (the same clock in every namespace,
+          so marks written elsewhere line up). Used by background traffic
+          (lab/probes/).
 """
 
 from __future__ import annotations
@@ -148,6 +154,51 @@ def loss_window(judged: list[int], lost: list[int], sent_at: dict[int, float], f
     return worst
 
 
+def probe(dsts: list[str], port: int, interval_ms: float, limit: float, sport: int) -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", sport))
+    sock.setblocking(False)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    out = sys.stdout
+    out.write(f"ready probe dsts={','.join(dsts)} interval_ms={interval_ms:g} limit={limit:g}\n")
+    out.flush()
+    interval = interval_ms / 1000.0
+    seq = 0
+    start = time.monotonic()
+    next_send = next_flush = start
+    while not stop and time.monotonic() - start < limit:
+        now = time.monotonic()
+        if now >= next_send:
+            stamp = time.time()
+            for dst in dsts:
+                try:
+                    sock.sendto(MAGIC + str(seq).encode(), (dst, port))
+                except OSError:
+                    pass  # no route right now (a fault): the probe is lost, which is the point
+                out.write(f"s {stamp:.6f} {dst} {seq}\n")
+            seq += 1
+            next_send += interval
+            if next_send < now:  # we fell behind (busy host): skip, never burst
+                next_send = now + interval
+        timeout = max(0.0, min(next_send, next_flush) - time.monotonic())
+        ready, _, _ = select.select([sock], [], [], timeout)
+        while ready:
+            try:
+                data, addr = sock.recvfrom(2048)
+            except BlockingIOError:
+                break
+            if data.startswith(MAGIC):
+                out.write(f"r {time.time():.6f} {addr[0]} {data[len(MAGIC):].decode(errors='replace')}\n")
+        if time.monotonic() >= next_flush:
+            out.flush()  # a reader (status, a scenario step) sees at most ~100 ms old data
+            next_flush += 0.1
+    out.write(f"end {time.time():.6f} sent={seq}\n")
+    out.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -164,7 +215,15 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--timeout", type=float, default=3.0)
         else:
             p.add_argument("--interval-ms", type=float, default=5.0)
+    p = sub.add_parser("probe", help="sequence-numbered probes, one log line per probe and per echo")
+    p.add_argument("--dst", required=True, help="comma-separated destination addresses")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--interval-ms", type=float, default=20.0)
+    p.add_argument("--limit", type=float, default=600.0, help="stop after this many seconds at the latest")
+    p.add_argument("--sport", type=int, default=43000)
     args = parser.parse_args(argv)
+    if args.cmd == "probe":
+        return probe(args.dst.split(","), args.port, args.interval_ms, args.limit, args.sport)
     if args.cmd == "echo":
         return echo(args.port, args.seconds)
     if args.cmd == "flows":

@@ -111,20 +111,34 @@ def test_bundle_of_a_migrated_lab_replays_identically_under_another_name(tmp_pat
         ctl(lab, "apply", "-f", "-", stdin=secret_peer)
         ctl(lab, "patch", "bgpconfiguration", "default", "-p", '{"spec": {"nodeToNodeMeshEnabled": false}}')
         lab.change_pods(add="worker3", out=io.StringIO())
-        checks_pass(lab, ["bgp-sessions", "routes"])
+        lab.apply_fault("link", "worker3", "eth0", False)  # a link fault, and its repair
+        lab.apply_fault("link", "worker3", "eth0", True)
+        checks_pass(lab, ["bgp-sessions", "routes", "connectivity"], deadline=60)
         path = tmp_path / "bug.tar.gz"
         out = io.StringIO()
-        assert make_bundle(lab.lab_name, None, str(path), out=out) == 0
+        assert make_bundle(lab.lab_name, None, str(path), as_scenario=str(tmp_path / "regression.yaml"), out=out) == 0
         bundle = read_bundle(path)
+        from lab.scenarios.model import load_scenario
+
+        scenario = load_scenario(tmp_path / "regression.yaml")
+        assert [s.action.kind for s in scenario.steps if s.action] == [
+            "calicoctl", "calicoctl", "calicoctl", "calicoctl", "pods", "link", "link"]
+        final = scenario.steps[-1].expect.sessions
+        assert {s.type for s in final["control-plane"]} == {"node specific"}
+        # ... and the regression scenario runs and passes on a lab of its own.
+        from lab.commands.scenario import scenario as run_scenario
+
+        out = io.StringIO()
+        assert run_scenario(str(tmp_path / "regression.yaml"), unique("t-regress"), out=out) == 0, out.getvalue()[-3000:]
         assert [c["command"].split()[:2] for c in bundle.changes] == [
             ["calicoctl", "label"], ["calicoctl", "patch"], ["calicoctl", "apply"], ["calicoctl", "patch"],
-            ["pods", "--add"]]
+            ["pods", "--add"], ["link", "worker3"], ["link", "worker3"]]
         assert "peer-with-route-reflectors" in bundle.text("resources/now.yaml")
         assert "Calico process is running." in bundle.text("nodes/worker/calicoctl-node-status.txt")
         # --until stops where asked and compares nothing.
         out = io.StringIO()
         assert replay(str(path), replayed, until=2, out=out, stdin=io.StringIO()) == 0
-        assert "[2/5]" in out.getvalue() and "[3/5]" not in out.getvalue() and "stopped after change 2" in out.getvalue()
+        assert "[2/7]" in out.getvalue() and "[3/7]" not in out.getvalue() and "stopped after change 2" in out.getvalue()
         from lab.providers.netns.provider import NetnsProvider
 
         NetnsProvider.attach(replayed).down(quiet())

@@ -21,7 +21,7 @@ from .archive import Bundle, read_bundle
 from .collect import observed
 
 # Faults a change log may replay: provider methods, never anything a file names freely.
-FAULT_METHODS = ("link", "stop", "start", "netem")
+FAULT_METHODS = ("link", "stop", "start", "netem", "clear_netem")
 
 
 def _apply(lab, change: dict, out: TextIO) -> None:
@@ -32,7 +32,7 @@ def _apply(lab, change: dict, out: TextIO) -> None:
     elif kind == "pods":
         lab.change_pods(**replay["options"], out=out)
     elif kind == "fault" and replay.get("method") in FAULT_METHODS:
-        getattr(lab, replay["method"])(*replay.get("args", []), **replay.get("kwargs", {}))
+        out.write("  " + lab.apply_fault(replay["method"], *replay.get("args", []), **replay.get("kwargs", {})) + "\n")
     else:
         raise LabError(f"change {change.get('revision')} ({change.get('command')}): cannot be replayed "
                        f"(kind {kind!r})")

@@ -65,7 +65,7 @@ def run(ctx: Context) -> CheckResult:
             problems.append(f"no replies from {dst.name} before the link went down")
             return _result(problems, figures, leaf, iface)
         before = _received(log)
-        access.exec(leaf.name, ["ip", "link", "set", iface, "down"], check=True)
+        lab.link(leaf.name, iface, False)
         link_down = True
         # Keep the link down longer than the allowed loss window: a flow that never moves to
         # the other spine then shows up as a loss window above the limit.
@@ -73,7 +73,7 @@ def run(ctx: Context) -> CheckResult:
         if not poll(lambda: _received(log), lambda n: n >= before + down_probes, ctx.deadline, 0.02)[0]:
             problems.append(f"traffic did not continue via the other spine with {leaf.name} {iface} down")
         figures["next_hops_while_down"] = next_hops()
-        access.exec(leaf.name, ["ip", "link", "set", iface, "up"], check=True)
+        lab.link(leaf.name, iface, True)
         link_down = False
         restored, hops = poll(next_hops, lambda n: n >= len(uplinks), ctx.deadline, ctx.interval)
         figures["next_hops_after_up"] = hops
@@ -81,7 +81,7 @@ def run(ctx: Context) -> CheckResult:
             problems.append(f"ECMP not restored: {leaf.name} routes {block} via {hops} next hops after link up, want {len(uplinks)}")
     finally:
         if link_down:
-            access.exec(leaf.name, ["ip", "link", "set", iface, "up"])
+            lab.link(leaf.name, iface, True)
         summary = stream.stop() if stream else None
         echo.stop()
     stats = _summary(summary)

@@ -11,7 +11,7 @@ from ..errors import LabError
 
 
 def bundle(name: str | None, topology: str | None, out_path: str | None = None, *, captures: bool = False,
-           include_secrets: bool = False, out: TextIO = sys.stdout) -> int:
+           include_secrets: bool = False, as_scenario: str | None = None, out: TextIO = sys.stdout) -> int:
     from ..bugreport.archive import write_bundle
     from ..bugreport.collect import collect
     from .lab import open_provider
@@ -25,6 +25,13 @@ def bundle(name: str | None, topology: str | None, out_path: str | None = None, 
     changes = len(lab.store().history()) - 1
     out.write(f"wrote {path} ({len(files)} files, {changes} changes"
               f"{'' if include_secrets else ', passwords redacted'}); replay it with `invoke lab.replay {path}`\n")
+    if as_scenario:
+        from ..bugreport.archive import read_bundle
+        from ..bugreport.scenario import scenario_from_bundle
+
+        written = scenario_from_bundle(read_bundle(path), as_scenario)
+        out.write(f"wrote {written[0]} (and its topology {written[1].name}); run it with "
+                  f"`invoke lab.scenario {written[0]}`\n")
     return 0
 
 

@@ -53,6 +53,12 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
         if provider == "netns" and lab.is_up():
             out.write(f"`up` stopped; what was created is recorded: `invoke lab.down --name {lab.lab_name}` removes it\n")
         raise
+    if provider == "netns":
+        from ..faults import stopped_hint
+
+        hint = stopped_hint(lab)
+        if hint:
+            out.write(hint + "\n")
     return 0
 
 

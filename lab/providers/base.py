@@ -77,3 +77,11 @@ class Provider(ABC):
     @abstractmethod
     def access(self) -> LabAccess:
         """How checks reach the lab's nodes, routers, pods and hosts."""
+
+    def link(self, target: str, iface: str, up: bool) -> str:
+        """Set an interface of a target down or up through the exec interface (`ip link set`).
+
+        The netns provider overrides this to restore, on up, what the lab installed through
+        the interface (lab/faults.py)."""
+        self.access().exec(target, ["ip", "link", "set", iface, "up" if up else "down"], check=True)
+        return f"{target} {iface} {'up' if up else 'down'}"

@@ -318,6 +318,52 @@ class NetnsProvider(Provider):
         return plan
 
 
+    # -- faults on the running lab (the work is in lab/faults.py) -------------------------
+
+    FAULTS = ("link", "stop", "start", "netem", "clear_netem")
+
+    def apply_fault(self, method: str, *args, **kwargs) -> str:
+        """A fault a user asked for (lab.link/stop/start/netem, a scenario step, a replay):
+        done, then logged in the datastore's history so a bug bundle replays it. The checks'
+        own temporary faults call the methods directly and are not logged."""
+        if method not in self.FAULTS:
+            raise LabError(f"unknown fault '{method}' (faults: {', '.join(self.FAULTS)})")
+        text = getattr(self, method)(*args, **kwargs)
+        words = [method, *map(str, args), *(f"--{k}={v}" for k, v in kwargs.items())]
+        self.store().record(" ".join(words), [text.splitlines()[0] if text else method],
+                            {"kind": "fault", "method": method, "args": list(args), "kwargs": dict(kwargs)})
+        return text
+
+    def link(self, target: str, iface: str, up: bool) -> str:
+        """Set an interface down or up; up restores the lab's addresses, routes and sysctls through it."""
+        from ... import faults
+
+        return faults.link(self, target, iface, up)
+
+    def stop(self, target: str, kill: bool = False) -> str:
+        """Stop the routing daemon(s) of a router, node or route-reflector host (kill: SIGKILL)."""
+        from ... import faults
+
+        return faults.stop(self, target, kill)
+
+    def start(self, target: str) -> str:
+        """Start a stopped target's daemon(s) with the recorded command line, ready as at `up`."""
+        from ... import faults
+
+        return faults.start(self, target)
+
+    def netem(self, target: str, iface: str, delay_ms: float = 0.0, jitter_ms: float = 0.0,
+              loss_pct: float = 0.0) -> str:
+        from ... import faults
+
+        return faults.netem(self, target, iface, delay_ms, jitter_ms, loss_pct)
+
+    def clear_netem(self, target: str, iface: str) -> str:
+        from ... import faults
+
+        return faults.clear_netem(self, target, iface)
+
+
 def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
     """Remove a lab from its state file alone: works whatever `up` got to before it died."""
     run_dir = Path(run_root) / lab_name

@@ -117,6 +117,20 @@ class LabState:
     def namespaces(self) -> list[str]:
         return [o["name"] for o in self.objects if o["kind"] == "netns"]
 
+    # -- faults and traffic: processes stopped and started again on a running lab ----------
+
+    def replace(self, pid: int, obj: dict) -> None:
+        """Put `obj` where process `pid`'s record was (same place in creation order, so teardown
+        order is kept); appended if there was none. Durable on return."""
+        obj = {"kind": "process", **obj}
+        for i, o in enumerate(self.objects):
+            if o["kind"] == "process" and o["pid"] == pid:
+                self.objects[i] = obj
+                break
+        else:
+            self.objects.append(obj)
+        self._write()
+
 
 def _safe_to_remove(path: Path) -> bool:
     # A state file is ours, but never let a damaged one remove "/" or a top-level directory.

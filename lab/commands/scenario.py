@@ -1,0 +1,57 @@
+"""`invoke lab.scenario NAME|PATH` and `lab.scenario --list`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from ..errors import LabError
+
+
+def list_all(out: TextIO = sys.stdout) -> int:
+    from ..scenarios.model import list_scenarios, load_scenario
+
+    for path in list_scenarios():
+        try:
+            sc = load_scenario(path)
+            first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
+            out.write(f"{sc.name:24} {sc.topology:22} {len(sc.steps):2} steps  {first}\n")
+        except LabError as exc:
+            out.write(f"{path.stem:24} error: {exc}\n")
+    return 0
+
+
+def scenario(name_or_path: str | None, name: str | None = None, keep: bool = False, json_path: str | None = None,
+             junit_path: str | None = None, report_path: str | None = None, list_: bool = False,
+             out: TextIO = sys.stdout) -> int:
+    from ..checks.report import text_report, write_json, write_junit
+    from ..preflight import require_root
+    from ..scenarios.model import load_scenario
+    from ..scenarios.runner import run_scenario
+
+    if list_:
+        if name_or_path:
+            raise LabError("--list takes no scenario")
+        return list_all(out)
+    if not name_or_path:
+        raise LabError("which scenario? `invoke lab.scenario NAME|PATH` (`invoke lab.scenario --list` shows them)")
+    sc = load_scenario(name_or_path)  # every problem in the file before anything runs
+    require_root()
+    out.write(f"scenario {sc.name}: {sc.description.strip()}\n")
+    results, lab_name, seconds = run_scenario(sc, name, keep, out)
+    out.write("\n" + text_report(results, lab_name, seconds).replace(" passed", " steps passed", 1) + "\n")
+    if json_path:
+        write_json(json_path, results, lab_name, seconds)
+    if junit_path:
+        write_junit(junit_path, results, lab_name, seconds)
+    if report_path:
+        write_html(report_path, sc, results, lab_name, seconds)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def write_html(path: str, sc, results, lab_name: str, seconds: float) -> None:
+    try:
+        from .. import report_html
+    except ImportError:
+        raise LabError("--report needs lab/report_html.py, which this version does not have") from None
+    report_html.write(path, results, lab_name, seconds)

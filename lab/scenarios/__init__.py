@@ -1,0 +1,1 @@
+"""Scripted procedures on a running lab: format (model.py), observation and judging (observe.py), runner."""
