@@ -53,7 +53,16 @@ BAD = [
     ("apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: n\n  nmae: x\n", 5, "metadata.nmae", "did you mean 'name'"),
     ("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x}\n", 2, "kind", "unsupported kind"),
     ("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: p\nspec: {peerIP: [\n", None, "", "YAML syntax error"),
+    (PEER + "  peerIP: 10.0.0.1\n  asNumber: !Ref 500\n", 7, "", "constructor for the tag '!Ref'"),
 ]
+
+
+def test_unreadable_resource_file_is_one_error(tmp_path):
+    from lab.calico.resources import load_resources
+
+    (tmp_path / "x.yaml").write_bytes(b"\xff\xfekind: Node")
+    with pytest.raises(ResourceError, match="not UTF-8 text"):
+        load_resources([tmp_path])
 
 
 @pytest.mark.parametrize("text,line,field,problem", BAD, ids=[f"{b[2] or 'yaml'}-{i}" for i, b in enumerate(BAD)])

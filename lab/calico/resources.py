@@ -229,6 +229,8 @@ def load_resources(paths: Iterable[str | Path], *, version=None) -> ResourceSet:
                 text = file.read_text()
             except OSError as exc:
                 raise ResourceError(str(file), "", f"cannot read: {exc.strerror}") from None
+            except UnicodeDecodeError as exc:
+                raise ResourceError(str(file), "", f"not UTF-8 text (byte {exc.start})") from None
             result = result.merged(parse_resources(text, str(file), version=version))
     return result
 
