@@ -31,13 +31,14 @@ class ExpectedSession:
     via: str  # "bird" (a Calico node or RR host) or "frr" (a fabric router)
     protocol: str | None = None  # BIRD protocol name, where the plan names it
     peer_type: str | None = None  # calicoctl's PEER TYPE for Calico nodes
+    holds: bool = True  # False: a second BIRD protocol to the same address, which BIRD leaves Idle
 
 
 def _plan(topo: m.Topology, plan: PlanIndex | ResourceSet | None) -> PlanIndex:
     if plan is None:
         return topology_plan(topo)
     if isinstance(plan, ResourceSet):
-        return PlanIndex.build(plan)
+        return PlanIndex.build(plan, version=topo.calico.version)
     return plan
 
 
@@ -48,7 +49,7 @@ def expected_sessions(topo: m.Topology, rs: ResourceSet | PlanIndex) -> list[Exp
     for k8s, sessions in plan.sessions.items():
         target = by_k8s.get(k8s, k8s)
         for s in sessions:
-            out.append(ExpectedSession(target, s.peer_address, s.peer_as, "bird", s.protocol, s.peer_type))
+            out.append(ExpectedSession(target, s.peer_address, s.peer_as, "bird", s.protocol, s.peer_type, s.holds))
     for bgp in fabric_bgp(topo, plan):
         for n in bgp.neighbors:
             out.append(ExpectedSession(bgp.router.name, str(n.address), n.remote_as, "frr"))

@@ -36,8 +36,9 @@ class PlanIndex:
     towards: Mapping[str, tuple[Session, ...]]  # peer address -> the sessions towards it
 
     @classmethod
-    def build(cls, rs: ResourceSet, sessions: Mapping[str, tuple[Session, ...]] | None = None) -> "PlanIndex":
-        plan = plan_peering(rs) if sessions is None else sessions
+    def build(cls, rs: ResourceSet, sessions: Mapping[str, tuple[Session, ...]] | None = None,
+              version: str | None = None) -> "PlanIndex":
+        plan = plan_peering(rs, version) if sessions is None else sessions
         addresses = {}
         for node in rs.nodes:
             ip = node.ip
@@ -64,15 +65,16 @@ def topology_resources(topo: m.Topology) -> ResourceSet:
     """The Calico resources a topology seeds (generated documents plus its extra files)."""
     from .render.calico import render_calico  # render imports fabric: import here, not at module load
 
-    rs = parse_resources(render_calico(topo), f"{topo.name}/calico/resources.yaml")
+    version = topo.calico.version
+    rs = parse_resources(render_calico(topo), f"{topo.name}/calico/resources.yaml", version=version)
     if topo.calico.resources:
-        rs = rs.merged(load_resources(topo.calico.resources))
+        rs = rs.merged(load_resources(topo.calico.resources, version=version))
     return rs
 
 
 def topology_plan(topo: m.Topology) -> PlanIndex:
     """The plan of the topology's own resources (for renderers called without a lab)."""
-    return PlanIndex.build(topology_resources(topo))
+    return PlanIndex.build(topology_resources(topo), version=topo.calico.version)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import model as m
-from .errors import TopologyError
+from .calico.versions import parse_version
+from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
 from .yamlsrc import Fields, LocList, LocMap, load_located
 
@@ -422,6 +423,10 @@ class _Builder:
 
     def calico(self, f: Fields, peering: str, cluster: m.Cluster, hosts, racks) -> m.CalicoSettings:
         version = f.opt("version", str, CALICO_DEFAULT_VERSION)
+        try:
+            parse_version(version)
+        except LabError as exc:
+            f.fail("version", str(exc))
         manifest_url = f.opt("manifest_url", str,
                              f"https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml")
         manifest_sha256 = f.opt("manifest_sha256", str, "")
@@ -435,6 +440,7 @@ class _Builder:
         pools_doc = f.opt("ip_pools", list, None)
         rr_doc = f.opt("route_reflectors", dict, None)
         resources_doc = f.opt("resources", list, [])
+        lab_timers = f.opt("lab_timers", bool, False)
         f.done()
 
         pools = []
@@ -497,7 +503,7 @@ class _Builder:
         # Plain dicts/lists: the located YAML types cannot be dumped back to YAML for Calico.
         plain_conf = json.loads(json.dumps(bgp_conf))
         return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(plain_conf),
-                                tuple(pools), rr, tuple(resources))
+                                tuple(pools), rr, tuple(resources), lab_timers)
 
     def check_rack_reflectors(self, f: Fields, cluster: m.Cluster, racks, rr: m.RouteReflectors) -> None:
         """rack-reflectors: every rack with nodes has a leaf and a reflector node of its own."""

@@ -183,6 +183,9 @@ class CalicoSettings:
     route_reflectors: RouteReflectors
     # Extra resource files (paths resolved at load time), applied after the generated ones.
     resources: tuple[Path, ...] = ()
+    # Lab choice, off by default: give every calico-node BIRD `hold time`/`keepalive time` from
+    # fabric.timers (calico-node writes none; Calico has no knob for the mesh). README "Fidelity to Calico".
+    lab_timers: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ def test_status_json_is_exactly_the_documented_shape():
     data = json.loads(text)
     assert code == 0 and set(data) == {"nodes"}
     assert data["nodes"]["calico-bgp-rr-worker3"] == [
-        {"peer_address": "10.1.8.1", "peer_type": "node specific", "peer_as": 65008, "rr_client": False}]
+        {"protocol": "Node_10_1_8_1", "peer_address": "10.1.8.1", "peer_type": "node specific", "peer_as": 65008,
+         "rr_client": False, "holds": True}]
     assert len(data["nodes"]) == 4
 
 
@@ -110,3 +111,30 @@ def test_lab_plan_for_a_topology():
     plan("calico-bgp-rr", as_json=True, out=out)
     data = json.loads(out.getvalue())
     assert data["ipam"]["calico-bgp-rr-worker"] == ["10.244.0.64/26"] and data["lint"] == []
+
+
+def test_bird_from_the_cli_is_exactly_what_the_lab_runs(tmp_path):
+    from lab.loader import load_topology
+    from lab.providers.netns.blueprint import build_blueprint
+    from render_helpers import topology_variant
+
+    topologies = [load_topology(name) for name in ("calico-bgp-rr", "calico-fullmesh", "calico-rr-incluster")]
+    topologies.append(topology_variant(tmp_path, lambda d: d["calico"].update(lab_timers=True, version="v3.32.1"),
+                                       base="calico-fullmesh"))
+    for topo in topologies:
+        for daemon in build_blueprint(topo).bird:
+            if daemon.k8s_name is None:
+                continue
+            code, text = run("bird", "--topology", str(topo.source), "--node", daemon.k8s_name)
+            assert code == 0 and text == daemon.config, f"{topo.name}/{daemon.k8s_name}"
+    timed = build_blueprint(topologies[-1]).bird[0].config
+    assert "hold time 3;" in timed and "calico.lab_timers" in timed and "krt_metric" in timed
+    assert "hold time" not in build_blueprint(topologies[0]).bird[0].config
+
+
+def test_bird_cli_version_and_timer_flags():
+    code, text = run("bird", "--resources", REFERENCE, "--node", "calico-bgp-rr-worker", "--calico-version", "v3.32.1",
+                     "--lab-timers", "9,3")
+    assert code == 0 and "hold time 9;" in text and "keepalive time 3;" in text and "Calico v3.32.1" in text
+    assert run("bird", "--resources", REFERENCE, "--node", "calico-bgp-rr-worker", "--lab-timers", "x")[0] == 2
+    assert run("bird", "--resources", REFERENCE, "--node", "calico-bgp-rr-worker", "--calico-version", "v2.6")[0] == 2

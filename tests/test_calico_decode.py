@@ -53,7 +53,16 @@ BAD = [
     ("apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: n\n  nmae: x\n", 5, "metadata.nmae", "did you mean 'name'"),
     ("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x}\n", 2, "kind", "unsupported kind"),
     ("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: p\nspec: {peerIP: [\n", None, "", "YAML syntax error"),
+    (PEER + "  peerIP: 10.0.0.1\n  asNumber: !Ref 500\n", 7, "", "constructor for the tag '!Ref'"),
 ]
+
+
+def test_unreadable_resource_file_is_one_error(tmp_path):
+    from lab.calico.resources import load_resources
+
+    (tmp_path / "x.yaml").write_bytes(b"\xff\xfekind: Node")
+    with pytest.raises(ResourceError, match="not UTF-8 text"):
+        load_resources([tmp_path])
 
 
 @pytest.mark.parametrize("text,line,field,problem", BAD, ids=[f"{b[2] or 'yaml'}-{i}" for i, b in enumerate(BAD)])
@@ -134,3 +143,17 @@ def test_decode_document_takes_a_plain_mapping():
         decode_document({"apiVersion": "projectcalico.org/v3", "kind": "IPPool", "metadata": {"name": "p"},
                          "spec": {"cidr": "10.9.0.0/16", "natOutgoin": True}}, "store", 3, 7)
     assert info.value.line == 7 and "document 4" in info.value.field and "natOutgoing" in info.value.problem
+
+
+def test_topology_calico_version_and_lab_timers_are_validated(tmp_path):
+    import pytest as _pytest
+    from render_helpers import topology_variant
+
+    from lab.errors import TopologyError
+
+    topo = topology_variant(tmp_path, lambda d: d["calico"].update(version="v3.32.1", lab_timers=True))
+    assert topo.calico.version == "v3.32.1" and topo.calico.lab_timers
+    with _pytest.raises(TopologyError, match="calico.version: calico.version 'v2.6.0' is not a Calico v3 release"):
+        topology_variant(tmp_path, lambda d: d["calico"].update(version="v2.6.0"))
+    with _pytest.raises(TopologyError, match="calico.lab_timers"):
+        topology_variant(tmp_path, lambda d: d["calico"].update(lab_timers="yes"))

@@ -5,6 +5,10 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
+import pytest
+
+from lab.calico.status import calico_peer, parse_bird_protocols, parse_birdc_protocols
+from lab.errors import LabError
 from lab.checks.observe import parse_bird_protocols_all, parse_frr_summary_json, parse_ip_routes, parse_ping, route_to
 
 DATA = Path(__file__).parent / "data" / "observe"
@@ -20,15 +24,32 @@ def test_bird_protocols_all():
 
 
 def test_bird_protocols_all_empty_and_garbage():
-    assert parse_bird_protocols_all("") == []
     assert parse_bird_protocols_all("BIRD 1.6.8 ready.\nname proto table state since info\n") == []
+    for text in ("", "Unable to connect to server control socket (/run/x.ctl): No such file or directory\n",
+                 "BIRD 1.6.8 ready.\nsyntax error\n"):
+        with pytest.raises(LabError, match="cannot read BIRD's protocol list") as info:
+            parse_bird_protocols_all(text)
+        assert (text.strip().splitlines()[-1][:20] if text.strip() else "(nothing)") in str(info.value)
+
+
+def test_one_bird_parser_for_status_and_checks():
+    text = (DATA / "bird-show-protocols-all.txt").read_text()
+    rows = parse_birdc_protocols(text)
+    assert [(r.peer_address, r.peer_type, r.state, r.info) for r in rows] == [
+        ("10.9.0.2", "node specific", "up", "Established"), ("10.9.0.7", "node specific", "start", "Active")]
+    short = "\n".join(line for line in text.splitlines() if not line.startswith(" "))
+    assert [(p.name, p.established) for p in parse_bird_protocols(short) if p.proto == "BGP"] == [
+        ("Node_10_9_0_2", True), ("Node_10_9_0_7", False)]
+    assert calico_peer("Global_10_0_0_1_port_1790") == ("10.0.0.1", "global") and calico_peer("Client_1_2_3_4") is None
 
 
 def test_frr_summary_json():
     sessions = parse_frr_summary_json((DATA / "frr-show-bgp-summary.json").read_text())
     assert sorted((s.peer, s.state, s.peer_as, s.name) for s in sessions) == [
         ("10.9.0.1", "Established", 65002, "nodeA"), ("10.9.0.9", "Connect", 65009, "")]
-    assert parse_frr_summary_json("not json") == [] and parse_frr_summary_json("{}") == []
+    assert parse_frr_summary_json("{}") == []
+    with pytest.raises(LabError, match="cannot read FRR's BGP summary: not json"):
+        parse_frr_summary_json("not json")
 
 
 def test_ip_routes_with_blackhole_and_multipath():

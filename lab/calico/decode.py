@@ -397,11 +397,10 @@ def _rules(f: _F, key: str) -> tuple[FilterRule, ...]:
                 if value is not None and not 0 <= value <= 32:
                     length.fail(bound, f"{value} is not an IPv4 prefix length (0..32)")
             length.done()
-        for unsupported in ("communities", "asPathPrefix", "priority", "operations"):
-            r.refuse(unsupported, "BGPFilter community, AS-path and priority rules are not modelled yet")
+        for unsupported in ("communities", "asPathPrefix", "priority", "operations", "peerType"):
+            r.refuse(unsupported, "BGPFilter peer-type, community, AS-path and priority rules are not modelled yet")
         rules.append(FilterRule(r.choice("action", ("Accept", "Reject")) or r.req("action", str), cidr, operator,
-                                low, high, r.choice("source", ("RemotePeers",)), r.opt("interface", str),
-                                r.choice("peerType", ("eBGP", "iBGP"))))
+                                low, high, r.choice("source", ("RemotePeers",)), r.opt("interface", str)))
         r.done()
     return tuple(rules)
 

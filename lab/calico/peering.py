@@ -65,7 +65,11 @@ class Session:
 
 
 def node_as(rs: ResourceSet, node_name: str) -> int:
-    return _Index(rs).asn(rs.node(node_name))
+    node = rs.node(node_name)
+    if node.as_number is not None:
+        return node.as_number
+    default = rs.default_bgp_configuration().as_number
+    return default if default is not None else DEFAULT_AS
 
 
 def protocol_name(peer_type: str, address: str, port: int | None = None) -> str:

@@ -124,7 +124,6 @@ class FilterRule:
     prefix_max: int | None = None
     source: str | None = None  # RemotePeers
     interface: str | None = None
-    peer_type: str | None = None  # eBGP | iBGP (v3.32+)
 
 
 @dataclass(frozen=True)
@@ -197,8 +196,9 @@ def decode_document(data: Mapping, source: str, index: int, line: int | None = N
     BGPFilter or Secret. `index` is 0-based (errors say "document index+1"); `version` (a CalicoVersion)
     refuses fields that release's API does not have."""
     from .decode import decode
+    from .versions import parse_version
 
-    return decode(data, source, index, line, version)
+    return decode(data, source, index, line, parse_version(version) if isinstance(version, str) else version)
 
 
 def parse_resources(text: str, source: str, *, version=None) -> ResourceSet:
@@ -229,6 +229,8 @@ def load_resources(paths: Iterable[str | Path], *, version=None) -> ResourceSet:
                 text = file.read_text()
             except OSError as exc:
                 raise ResourceError(str(file), "", f"cannot read: {exc.strerror}") from None
+            except UnicodeDecodeError as exc:
+                raise ResourceError(str(file), "", f"not UTF-8 text (byte {exc.start})") from None
             result = result.merged(parse_resources(text, str(file), version=version))
     return result
 

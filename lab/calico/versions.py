@@ -80,6 +80,11 @@ class CalicoVersion:
         return self.text
 
 
+def felix_pod_route_metric(version: CalicoVersion) -> int | None:
+    """Metric Felix gives pod /32 routes: 1024 from v3.32 (the normal route priority), none before."""
+    return 1024 if version.family == PROCESSOR else None
+
+
 def parse_version(text: str | None) -> CalicoVersion:
     text = text or DEFAULT_VERSION
     match = _VERSION.match(text.strip())

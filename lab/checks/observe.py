@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
+from ..calico.status import calico_peer, parse_bird_protocols
+from ..errors import LabError
 from ..exec import LabAccess
 
 
@@ -27,47 +29,17 @@ class ObservedSession:
 
 
 def parse_bird_protocols_all(text: str) -> list[ObservedSession]:
-    """BGP protocols from BIRD 1.x `show protocols all`: one entry per neighbour address."""
-    sessions: list[ObservedSession] = []
-    name = proto = None
-    state = info = ""
-    neighbor = None
-    neighbor_as = None
-
-    def flush():
-        if proto == "BGP" and neighbor:
-            sessions.append(ObservedSession(neighbor, state or info or "down", name or "", neighbor_as))
-
-    for line in text.splitlines():
-        if not line.strip() or line.startswith(("BIRD ", "name ", "0001", "2002", "1002")):
-            continue
-        if not line[0].isspace():
-            flush()
-            parts = line.split()
-            name, proto = parts[0], parts[1] if len(parts) > 1 else ""
-            info = parts[5] if len(parts) > 5 else (parts[3] if len(parts) > 3 else "")
-            state, neighbor, neighbor_as = "", None, None
-            continue
-        stripped = line.strip()
-        if stripped.startswith("BGP state:"):
-            state = stripped.split(":", 1)[1].strip()
-        elif stripped.startswith("Neighbor address:"):
-            neighbor = stripped.split(":", 1)[1].strip()
-        elif stripped.startswith("Neighbor AS:"):
-            try:
-                neighbor_as = int(stripped.split(":", 1)[1])
-            except ValueError:
-                neighbor_as = None
-    flush()
-    return sessions
+    """BGP protocols from BIRD 1.x `show protocols all` (one parser: lab/calico/status.py); raises on foreign text."""
+    return [ObservedSession(p.neighbor or (calico_peer(p.name) or ("?",))[0], p.bgp_state, p.name, p.neighbor_as)
+            for p in parse_bird_protocols(text) if p.proto == "BGP"]
 
 
 def parse_frr_summary_json(text: str) -> list[ObservedSession]:
     """Neighbours from FRR `show bgp summary json` (ipv4 unicast)."""
     try:
-        data = json.loads(text or "{}")
+        data = json.loads(text)
     except json.JSONDecodeError:
-        return []
+        raise LabError(f"cannot read FRR's BGP summary: {text.strip()[:300] or '(nothing)'}") from None
     peers = (data.get("ipv4Unicast") or {}).get("peers") or {}
     return [ObservedSession(addr, p.get("state", "?"), p.get("desc", "") or "", p.get("remoteAs"))
             for addr, p in peers.items()]
@@ -81,14 +53,15 @@ class KernelRoute:
     gateways: frozenset[IPv4Address]
     dev: str | None
     scope: str
+    metric: int | None = None
 
 
 def parse_ip_routes(text: str) -> list[KernelRoute]:
     """Routes from `ip -j route` (main table), multipath included."""
     try:
-        data = json.loads(text or "[]")
+        data = json.loads(text)
     except json.JSONDecodeError:
-        return []
+        raise LabError(f"cannot read `ip -j route`: {text.strip()[:300] or '(nothing)'}") from None
     routes = []
     for r in data:
         dst = r.get("dst", "")
@@ -105,7 +78,7 @@ def parse_ip_routes(text: str) -> list[KernelRoute]:
             if hop.get("gateway"):
                 gateways.add(IPv4Address(hop["gateway"]))
         routes.append(KernelRoute(net, r.get("type", "unicast"), str(r.get("protocol", "")),
-                                  frozenset(gateways), r.get("dev"), r.get("scope", "global")))
+                                  frozenset(gateways), r.get("dev"), r.get("scope", "global"), r.get("metric")))
     return routes
 
 

@@ -15,6 +15,7 @@ from ipaddress import IPv4Network
 
 from ..expect import Expectations
 from .base import FAIL, PASS, CheckResult, Context, poll
+from ..calico.versions import felix_pod_route_metric, parse_version
 from .observe import KernelRoute, observe_routes
 
 NAME = "routes"
@@ -42,6 +43,7 @@ class _Lab:
         self.planned = ctx.lab.planned_blocks()
         self.exported = ctx.lab.exported_blocks()
         self.pools = [IPv4Network(p.cidr) for p in ctx.lab.resources().ip_pools]
+        self.pod_metric = felix_pod_route_metric(parse_version(self.topo.calico.version))
         self.pods_of: dict[str, list] = {}
         for pod in ctx.lab.pods():
             self.pods_of.setdefault(pod.node, []).append(pod)
@@ -65,9 +67,10 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]], lab: _Lab | Non
             problems.append(f"{node.name}: no blackhole route (proto bird) for its pod block")
         for pod in pods:
             r = routes.get(IPv4Network(f"{pod.ip}/32"))
-            if r is None or not (r.dev or "").startswith("cali") or r.scope != "link":
-                problems.append(f"{node.name}: no '{pod.ip} dev cali* scope link' route for pod {pod.name}" +
-                                (f" (has {_route(r)})" if r else ""))
+            if not _felix_route(r, lab.pod_metric):
+                shape = f"{pod.ip} dev cali* scope link" + (f" metric {lab.pod_metric}" if lab.pod_metric else "")
+                problems.append(f"{node.name}: no '{shape}' route (proto boot, as Felix programs it) for pod {pod.name}"
+                                + (f" (has {_route(r)})" if r else ""))
         for owner in topo.cluster.nodes:
             if owner.name == node.name or not advertised[owner.name] or not exp.reachable(node, owner):
                 continue
@@ -98,6 +101,12 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]], lab: _Lab | Non
     return problems, {"blocks": blocks, "leaf_ecmp_routes": ecmp_routes}
 
 
+def _felix_route(r: KernelRoute | None, metric: int | None) -> bool:
+    # Felix: RTPROT_BOOT (ip -j route leaves "protocol" out for boot), link scope, metric 1024 from v3.32.
+    return (r is not None and (r.dev or "").startswith("cali") and r.scope == "link"
+            and r.protocol in ("", "boot") and r.metric == metric)
+
+
 def _fmt(items) -> str:
     return "{" + ", ".join(sorted(str(i) for i in items)) + "}" if items else "{}"
 
@@ -105,7 +114,8 @@ def _fmt(items) -> str:
 def _route(r: KernelRoute) -> str:
     via = f" via {_fmt(r.gateways)}" if r.gateways else ""
     dev = f" dev {r.dev}" if r.dev else ""
-    return f"{r.kind} {r.dst}{via}{dev} proto {r.protocol or '?'} scope {r.scope}"
+    metric = f" metric {r.metric}" if r.metric is not None else ""
+    return f"{r.kind} {r.dst}{via}{dev} proto {r.protocol or 'boot'} scope {r.scope}{metric}"
 
 
 def run(ctx: Context) -> CheckResult:

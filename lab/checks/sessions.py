@@ -1,10 +1,10 @@
-"""bgp-sessions: every planned session Established on both ends, and nothing else."""
+"""bgp-sessions: every planned session Established on both ends (a planned Idle duplicate Idle), nothing else."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from ..calico.status import StatusRow, format_status_table
+from ..calico.status import StatusRow, calico_peer, format_status_table
 from ..expect import ExpectedSession, expected_sessions
 from .base import FAIL, PASS, CheckResult, Context, poll
 from .observe import ObservedSession, observe_bird_sessions, observe_frr_sessions
@@ -31,22 +31,46 @@ def observe_all(ctx: Context, expected: list[ExpectedSession]) -> dict[str, list
     return observed
 
 
+def _key(e_or_o, by_protocol: bool) -> str:
+    return (e_or_o.protocol if isinstance(e_or_o, ExpectedSession) else e_or_o.name) if by_protocol else e_or_o.peer
+
+
 def compare(expected: list[ExpectedSession], observed: dict[str, list[ObservedSession]]) -> list[str]:
+    """Sessions keyed by (target, BIRD protocol name) where the plan names them, else (target, peer address).
+
+    Per session: it exists, its peer AS is the planned one, and it is Established — except a planned
+    duplicate (a second protocol to an address another protocol holds), which BIRD leaves start/Idle and
+    must never be Established. A protocol name carries the PEER TYPE (Mesh_/Global_/Node_), so a Global_
+    session where Node_ was planned is a missing one plus an unexpected one. Sessions nobody planned are flagged.
+    """
     problems = []
-    want = defaultdict(set)
+    want: dict[str, dict[str, ExpectedSession]] = defaultdict(dict)
     for e in expected:
-        want[e.target].add(e.peer)
+        by_protocol = e.protocol is not None
+        want[e.target][_key(e, by_protocol)] = e
     for target in sorted(set(want) | set(observed)):
-        seen = {o.peer: o for o in observed.get(target, [])}
-        for peer in sorted(want[target]):
-            o = seen.get(peer)
+        by_protocol = any(e.protocol for e in want[target].values())
+        dead = [o for o in observed.get(target, []) if o.peer == "?"]
+        if dead:
+            problems.append(f"{target}: {dead[0].state}")
+            continue
+        seen = {_key(o, by_protocol): o for o in observed.get(target, [])}
+        for key, e in sorted(want[target].items()):
+            o = seen.get(key)
+            what = f"{key} ({e.peer_type}) to {e.peer}" if by_protocol else f"session to {e.peer}"
             if o is None:
-                problems.append(f"{target}: no session to {peer} configured")
-            elif not o.established:
-                problems.append(f"{target}: session to {peer} is {o.state}")
-        for peer, o in sorted(seen.items()):
-            if peer not in want[target]:
-                problems.append(f"{target}: unexpected session to {peer} ({o.state})")
+                problems.append(f"{target}: no {what} configured")
+            elif o.peer_as is not None and o.peer_as != e.peer_as:
+                problems.append(f"{target}: {what} has peer AS {o.peer_as}, planned {e.peer_as}")
+            elif e.holds and not o.established:
+                problems.append(f"{target}: {what} is {o.state}")
+            elif not e.holds and o.established:
+                problems.append(f"{target}: {what} is Established, but another protocol to {e.peer} comes first "
+                                "in BIRD's config: it must stay start/Idle")
+        for key, o in sorted(seen.items()):
+            if key not in want[target]:
+                problems.append(f"{target}: unexpected {'protocol ' + key if by_protocol else 'session'} "
+                                f"to {o.peer} ({o.state})")
     return problems
 
 
@@ -58,10 +82,12 @@ def status_tables(expected: list[ExpectedSession], observed: dict[str, list[Obse
         if e.via == "bird" and e.peer_type:
             by_target[e.target].append(e)
     for target, rows in sorted(by_target.items()):
-        planned = [StatusRow(e.peer, e.peer_type, "up", "-", "Established") for e in rows]
-        types = {e.peer: e.peer_type for e in rows}
-        seen = [StatusRow(o.peer, types.get(o.peer, "?"), "up" if o.established else "start", "-", o.state)
-                for o in observed.get(target, [])]
+        planned = [StatusRow(e.peer, e.peer_type, "up" if e.holds else "start", "-", "Established" if e.holds else "Idle")
+                   for e in rows]
+        seen = []
+        for o in observed.get(target, []):
+            peer = calico_peer(o.name)
+            seen.append(StatusRow(o.peer, peer[1] if peer else "?", "up" if o.established else "start", "-", o.state))
         lines.append(f"{target} planned:\n{format_status_table(planned)}")
         lines.append(f"{target} observed:\n{format_status_table(seen)}")
     return lines
@@ -74,9 +100,11 @@ def run(ctx: Context) -> CheckResult:
     problems = compare(expected, observed)
     established = sum(1 for sessions in observed.values() for o in sessions if o.established)
     targets = len({e.target for e in expected})
+    idle = sum(1 for e in expected if not e.holds)
     result = CheckResult(
         NAME, PASS if ok else FAIL,
-        expected=f"{len(expected)} session ends Established on {targets} speakers, none unexpected",
+        expected=f"{len(expected) - idle} session ends Established on {targets} speakers"
+                 + (f", {idle} shadowed duplicates start/Idle" if idle else "") + ", none unexpected",
         observed=f"{established} Established" + (f"; {len(problems)} problems: {problems[0]}" if problems else ""),
         figures={"expected": len(expected), "established": established},
         details=problems,

@@ -17,7 +17,7 @@ from ..providers.netns.blueprint import calico_resources
 def plan(topology: str | None, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     topo = load_topology(topology)
     rs, _ = calico_resources(topo)
-    sessions = plan_peering(rs)
+    sessions = plan_peering(rs, topo.calico.version)
     ipam = plan_ipam(rs)
     findings = lint(rs)
     if as_json:

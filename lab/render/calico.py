@@ -7,7 +7,7 @@ netns lab is configured through exactly the path a real cluster is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
@@ -26,8 +26,17 @@ def _doc(kind: str, name: str, spec: dict, labels: dict | None = None) -> dict:
 def bgp_configuration(topo: m.Topology) -> dict:
     spec: dict[str, Any] = {"logSeverityScreen": "Info"}
     spec["nodeToNodeMeshEnabled"] = topo.calico.peering == m.PEERING_MESH
-    spec.update(topo.calico.bgp_configuration)
+    spec.update(_plain(topo.calico.bgp_configuration))
     return _doc("BGPConfiguration", "default", spec)
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (the loader's located/frozen containers are not YAML-representable)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def node_documents(topo: m.Topology) -> list[dict]:

@@ -414,7 +414,7 @@ class ClabProvider(Provider):
 
     def planned_peers(self) -> dict[str, set[str]]:
         """Per topology node, the peer addresses `calicoctl node status` must show Established."""
-        plan = plan_peering(self.resources())
+        plan = plan_peering(self.resources(), self.topo.calico.version)
         return {n.name: {s.peer_address for s in plan.get(self.topo.cluster.k8s_name(n), ())}
                 for n in self.topo.cluster.nodes}
 

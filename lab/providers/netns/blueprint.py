@@ -32,6 +32,7 @@ from ...calico.ipam import IpamPlan
 from ...calico.ipam_state import IpamState, initial_state, to_plan
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
+from ...calico.versions import felix_pod_route_metric, parse_version
 from ...names import cali_iface
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
@@ -43,6 +44,11 @@ ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
 POD_GATEWAY = "169.254.1.1"  # Calico's fixed link-local next hop for pods
 UPLINK = "eth0"
 POD_NAMESPACE = "default"
+# Felix's dataplane (felix/dataplane/linux routes and endpoint manager): the host end of every
+# workload veth has this MAC, pod /32 routes are RTPROT_BOOT (so `ip route` shows
+# `<ip> dev caliX scope link`), and from v3.32 they carry metric 1024 (the normal route priority).
+CALI_MAC = "ee:ee:ee:ee:ee:ee"
+RTPROT_BOOT = 3
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Veth:
     if_a: str
     ns_b: str
     if_b: str
+    mac_a: str | None = None  # fixed MAC of the ns_a end (Felix's ee:ee:ee:ee:ee:ee on cali*)
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Route:
     gateway: str | None = None
     dev: str | None = None
     scope_link: bool = False
+    proto: int | None = None  # route protocol number (3 = boot, Felix's); None: the netlink default
+    metric: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,10 +166,16 @@ def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
     """The topology's Calico resources, exactly as rendered for users, plus its extra files
     (applied after them, as `calicoctl apply` would): the seed of a lab's datastore."""
     text = render_calico(topo)
-    rs = parse_resources(text, f"{topo.name}/calico/resources.yaml")
+    version = parse_version(topo.calico.version)
+    rs = parse_resources(text, f"{topo.name}/calico/resources.yaml", version=version)
     if topo.calico.resources:
-        rs = rs.merged(load_resources(topo.calico.resources))
+        rs = rs.merged(load_resources(topo.calico.resources, version=version))
     return rs, text
+
+
+def lab_timers(topo: m.Topology) -> BgpTimers | None:
+    """The BIRD timers the lab adds to calico-node's config: only under `calico.lab_timers: true`."""
+    return BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive) if topo.calico.lab_timers else None
 
 
 def seed_documents(topo: m.Topology) -> list[dict]:
@@ -199,7 +214,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         resources_yaml = ""
     if ipam_state is None:
         ipam_state = initial_state(rs, initial_pods(topo))
-    sessions = plan_peering(rs)
+    version = parse_version(topo.calico.version)
+    sessions = plan_peering(rs, version)
     # The fabric side (a leaf's rack neighbours, a reflector host's clients) follows this plan.
     plan_index = PlanIndex.build(rs, sessions)
     ipam = to_plan(ipam_state, rs)
@@ -207,7 +223,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
     pods_of: dict[str, list] = {}
     for alloc in ipam_state.pods:
         pods_of.setdefault(short.get(alloc.node, alloc.node), []).append(alloc)
-    timers = BgpTimers(hold=topo.timers.hold, keepalive=topo.timers.keepalive)
+    timers = lab_timers(topo)
+    pod_metric = felix_pod_route_metric(version)
 
     namespaces: list[Namespace] = []
     veths: list[Veth] = []
@@ -264,18 +281,19 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         rack = topo.rack(node.rack)
         nns = attach(node.name, rack, node.ip)
         k8s = topo.cluster.k8s_name(node)
-        config = render_bird(rs, k8s, plan=sessions, ipam=ipam, timers=timers)
+        config = render_bird(rs, k8s, plan=sessions, ipam=ipam, version=version, lab_timers=timers)
         bird.append(BirdDaemon(node.name, nns, config, k8s))
         for alloc in pods_of.get(node.name, ()):
             name, ip = alloc.name, alloc.ip
             cali = cali_iface(POD_NAMESPACE, name)
             pns = ns(name, POD)
             pods.append(Pod(name, node.name, ip, cali))
-            veths.append(Veth(nns, cali, pns, UPLINK))
+            veths.append(Veth(nns, cali, pns, UPLINK, mac_a=CALI_MAC))
             addresses.append(Address(pns, UPLINK, f"{ip}/32"))
             routes.append(Route(pns, f"{POD_GATEWAY}/32", dev=UPLINK, scope_link=True))
             routes.append(Route(pns, "default", gateway=POD_GATEWAY, dev=UPLINK))
-            routes.append(Route(nns, f"{ip}/32", dev=cali, scope_link=True))
+            routes.append(Route(nns, f"{ip}/32", dev=cali, scope_link=True, proto=RTPROT_BOOT,
+                                metric=pod_metric))
             # The node answers ARP for 169.254.1.1 on the pod's link, at once.
             sysctls[nns].update({f"net.ipv4.conf.{cali}.proxy_arp": "1",
                                  f"net.ipv4.neigh.{cali}.proxy_delay": "0"})

@@ -409,7 +409,7 @@ def add_address(ns: str, ifname: str, cidr: str) -> None:
 def add_route(ns: str, dst: str, gateway: str | None = None, dev: str | None = None,
               scope_link: bool = False, blackhole: bool = False,
               nexthops: Sequence[Mapping[str, str]] | None = None, metric: int | None = None,
-              replace: bool = False) -> None:
+              replace: bool = False, proto: int | None = None) -> None:
     """One IPv4 route in `ns`.
 
     dst: "a.b.c.d/len" or "default". Kinds:
@@ -435,6 +435,8 @@ def add_route(ns: str, dst: str, gateway: str | None = None, dev: str | None = N
                               if v is not None} for hop in nexthops]
     if metric is not None:
         spec["priority"] = int(metric)
+    if proto is not None:  # e.g. 3 (boot), what Felix uses for pod routes: `ip route` does not print it
+        spec["proto"] = int(proto)
     handle(ns).route("replace" if replace else "add", **spec)
 
 

@@ -200,7 +200,7 @@ class NetnsProvider(LabActivity, Provider):
 
     def _links(self, bp: Blueprint) -> None:
         for veth in bp.veths:
-            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b)
+            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, mac_a=veth.mac_a)
         for bridge in bp.bridges:
             netlink.add_bridge(bridge.ns, bridge.name, bridge.ports)
         for address in bp.addresses:
@@ -208,7 +208,8 @@ class NetnsProvider(LabActivity, Provider):
         for ns in bp.namespaces:
             netlink.set_all_up(ns.netns)
         for route in bp.routes:
-            netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link)
+            netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link,
+                              proto=route.proto, metric=route.metric)
         for netns, values in bp.sysctls.items():
             per_iface = {k: v for k, v in values.items() if ".cali" in k}
             if per_iface:

@@ -167,11 +167,12 @@ def add_pod(state: LabState, bp: Blueprint, pod: Pod) -> None:
         netlink.create_netns(ns.netns)
         netlink.set_sysctls(ns.netns, part.sysctls[ns.netns])
     for veth in part.veths:
-        netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, up=True)
+        netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, up=True, mac_a=veth.mac_a)
     for address in part.addresses:
         netlink.add_address(address.ns, address.ifname, address.cidr)
     for route in part.routes:
-        netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link)
+        netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link,
+                          proto=route.proto, metric=route.metric)
     nns = bp.netns_of(pod.node)
     if part.sysctls.get(nns):
         netlink.set_sysctls(nns, part.sysctls[nns])
