@@ -313,3 +313,18 @@ lab.add_task(scenario)
 
 ns = Collection()
 ns.add_collection(lab)
+
+
+@task(help={"family": "rr (2 in-cluster reflectors, one segment), mesh (one segment), rackleaf (25 nodes per "
+                      "rack behind a leaf, 2 spines), rr-rack (as rackleaf, a reflector per rack peering with its leaf)",
+            "nodes": "number of Calico nodes", "out": "file to write (default build/scale-<family>-<nodes>.yaml)",
+            "name": "lab name in the file (default scale-<family>-<nodes>)"})
+@_user_errors
+def gen(c, family, nodes, out=None, name=None):
+    """Write a compact topology file for a lab family and size (node counts, generated racks and fabric)."""
+    from lab.commands.gen import gen as run
+
+    return run(family, int(nodes), out, name)
+
+
+lab.add_task(gen)

@@ -17,6 +17,7 @@ from . import model as m
 from .calico.versions import parse_version
 from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
+from .compact import expand as expand_compact
 from .yamlsrc import Fields, LocList, LocMap, load_located
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ DEFAULT_TOPOLOGY = "calico-bgp-rr"
 ASN_MIN, ASN_MAX = 1, 4294967295
 CALICO_DEFAULT_VERSION = "v3.23.5"
 KIND_DEFAULT_IMAGE = "kindest/node:v1.24.7"
+MAX_BRIDGE_PORTS = 1023  # Linux BR_MAX_PORTS (1024) less the reserved port 0
 
 
 def resolve_topology_path(name_or_path: str | Path | None) -> Path:
@@ -48,7 +50,10 @@ def load_topology(name_or_path: str | Path | None = None, *, resource_dir: Path 
     `lenient_resources`: a missing one is skipped (a running lab's saved copy of its topology,
     whose resources are in the lab's datastore already)."""
     path = resolve_topology_path(name_or_path)
-    return _Builder(path, resource_dir, lenient_resources).build(load_located(path, TopologyError))
+    builder = _Builder(path, resource_dir, lenient_resources)
+    # The compact form (node counts, generated racks and fabric) becomes the hand-written form
+    # first, so generated entries pass every check below with the line that generated them.
+    return builder.build(expand_compact(load_located(path, TopologyError), builder.file))
 
 
 class _Builder:
@@ -146,6 +151,7 @@ class _Builder:
             timers=timers, vyos_version=vyos_version, vyos_image=vyos_image,
         )
         self.check_addresses(topo, routers_doc, racks_doc, cluster_doc, hosts_doc)
+        self.check_bridge_ports(topo, racks_doc)
         return topo
 
     def timers(self, doc: Any, parent: Fields) -> m.Timers:
@@ -527,6 +533,25 @@ class _Builder:
         return m.Workloads(pods, image, node_port)
 
     # -- whole-topology invariants ---------------------------------------------------------
+
+    def check_bridge_ports(self, topo: m.Topology, racks_doc: LocMap) -> None:
+        """A Linux bridge numbers its ports 1..1023 (BR_MAX_PORTS is 1024, port 0 is reserved):
+        adding one more fails with EXFULL half-way through `up`, so refuse it here."""
+        ports = {r.name: 0 for r in topo.racks}
+        by_bridge = {r.bridge: r.name for r in topo.racks}
+        for node in topo.cluster.nodes:
+            ports[node.rack] += 1
+        for host in topo.hosts:
+            ports[host.rack] += 1
+        for link in topo.links:
+            for end in link.ends():
+                if end.is_bridge:
+                    ports[by_bridge[end.node]] += 1
+        for rack in topo.racks:
+            if ports[rack.name] > MAX_BRIDGE_PORTS:
+                self.fail(f"racks.{rack.name}", f"{ports[rack.name]} nodes, hosts and router links on bridge "
+                          f"{rack.bridge}: a Linux bridge holds at most {MAX_BRIDGE_PORTS} ports; "
+                          "split the rack into several racks", racks_doc.key_line(rack.name))
 
     def check_addresses(self, topo: m.Topology, routers_doc, racks_doc, cluster_doc, hosts_doc) -> None:
         # Every address of the lab, with where it was written.
