@@ -195,9 +195,8 @@ class Traffic:
         if data is None:
             raise LabError(f"no traffic was started in lab {self.lab.lab_name}")
         horizon = data.get("stopped") or time.time()
-        end = horizon - self.grace(data)
-        if until is not None:
-            end = min(end, until)
+        # `until`: the caller waited (wait_judged) until the probes sent before it are judged.
+        end = horizon - self.grace(data) if until is None else min(until, horizon)
         try:
             marks = analysis.parse_marks(self.marks_path.read_text())
         except OSError:

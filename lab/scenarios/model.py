@@ -10,7 +10,7 @@
         # or calicoctl: {apply: {kind: BGPPeer, ...}}  (one document or a list of them)
         # other actions: pods: {recreate: all|NODE} | {add: NODE} | {delete: POD}
         #   link: "leaf0:eth1 down"   stop: rr1 | {target: rr1, kill: true}   start: rr1
-        #   netem: {on: "worker:eth0", delay_ms: 50, jitter_ms: 5, loss_pct: 1} | {on: ..., clear: true}
+        #   netem: {iface: "worker:eth0", delay_ms: 50, jitter_ms: 5, loss_pct: 1} | {iface: ..., clear: true}
         #   check: [ecmp]             (lab.test checks)
         wait: {sessions: established, deadline: 20}   # or routes: converged | seconds: N | expect: true
         show: {status: [worker], routes: [worker2]}
@@ -302,10 +302,11 @@ def _action(f: Fields, kind: str) -> Action:
         fail("expected a target name" + (" or {target: T, kill: true}" if kind == "stop" else ""))
     if kind == "netem":
         g = Fields(value, where, f.file, ScenarioError, line)
-        on = g.req("on", str)
-        target, sep, iface = on.partition(":")
+        # Not `on:` — YAML 1.1 reads that key as the boolean true.
+        where_at = g.req("iface", str)
+        target, sep, iface = where_at.partition(":")
         if not sep or not target or not iface:
-            g.fail("on", f"expected TARGET:IFACE, got '{on}'")
+            g.fail("iface", f"expected TARGET:IFACE, got '{where_at}'")
         clear = g.opt("clear", bool, False)
         delay = _number(g, "delay_ms", 0.0, 0, 60_000)
         jitter = _number(g, "jitter_ms", 0.0, 0, 60_000)

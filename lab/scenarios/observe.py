@@ -139,9 +139,9 @@ def judge_routes(target: str, present: Sequence[RouteSpec], absent: Sequence[Rou
     return problems
 
 
-def judge_outage(expect: Expect, max_outage_ms: float | None, worst: str | None) -> list[str]:
-    if max_outage_ms is None:
-        return [] if not expect.needs_traffic else ["no traffic figures for this step"]
+def judge_outage(expect: Expect, max_outage_ms: float | None, worst: str | None, sent: int = 1) -> list[str]:
+    if max_outage_ms is None or (expect.needs_traffic and not sent):
+        return [] if not expect.needs_traffic else ["no probe was sent during this step"]
     problems = []
     if expect.max_outage_ms is not None and max_outage_ms > expect.max_outage_ms:
         problems.append(f"longest outage {max_outage_ms:g} ms ({worst}) exceeds {expect.max_outage_ms:g} ms")

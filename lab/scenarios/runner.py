@@ -66,17 +66,23 @@ class Run:
             self.say(f"   {target}:\n" + "\n".join(f"     {line}" for line in lines))
         figures: dict = {"action": title, "route_changes": {t: len(v) for t, v in diff.items()}}
         outage = worst = None
+        sent = 0
         if self.traffic:
+            # A step observes the traffic for at least a few probes of every pair: an
+            # expectation on the outage must never hold because nothing was sent.
+            window = max(0.2, 10 * self.scenario.traffic.interval_ms / 1000.0)
+            if time.time() - started < window:
+                time.sleep(window - (time.time() - started))
             ended = time.time()
             self.traffic.wait_judged(ended)
             segment = self.traffic.segments(until=ended)[-1]
-            outage, worst = segment.max_outage_ms, segment.worst_pair()
+            outage, worst, sent = segment.max_outage_ms, segment.worst_pair(), segment.sent
             figures.update(sent=segment.sent, lost=segment.lost, max_outage_ms=outage,
                            pairs_with_loss={p: s.as_dict() for p, s in segment.pairs.items() if s.lost})
             self.say(f"-- traffic during the step: {segment.sent} probes, {segment.lost} lost, longest outage "
                      f"{outage:g} ms" + (f" ({worst})" if worst else ""))
         problems += self.judge(step, include_reach=True)
-        problems += judge_outage(step.expect, outage, worst)
+        problems += judge_outage(step.expect, outage, worst, sent)
         status = FAIL if problems else PASS
         expected = describe_expect(step.expect)
         observed = "as expected" if not problems else f"{len(problems)} problem(s): {problems[0]}"

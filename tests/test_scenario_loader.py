@@ -1,0 +1,109 @@
+"""Scenario files: every shipped one loads; bad files give one file:line: field: problem error."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lab.errors import LabError
+from lab.scenarios.model import ScenarioError, list_scenarios, load_scenario
+from lab.scenarios.observe import Names, judge_routes, judge_sessions
+from lab.calico.status import StatusRow
+from lab.checks.observe import parse_ip_routes
+from lab.loader import load_topology
+
+SHIPPED = {"mesh-to-rr", "mesh-to-rr-wrong-order", "rr-redundancy", "rack-rr", "external-rr-cutover",
+           "three-rrs", "ip-pool-migration", "uplink-failover", "service-advertisement"}
+
+
+def test_every_shipped_scenario_loads_and_names_an_existing_topology():
+    names = {p.stem for p in list_scenarios()}
+    assert SHIPPED <= names
+    for path in list_scenarios():
+        sc = load_scenario(path)
+        assert sc.name == path.stem
+        load_topology(sc.topology)
+        assert sc.description.strip()
+
+
+def _write(tmp_path, body: str):
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+GOOD = """\
+name: t
+topology: calico-fullmesh
+steps:
+  - name: one
+"""
+
+
+@pytest.mark.parametrize("body, where", [
+    (GOOD + "    link: worker eth0\n", ":5: steps[0].link: expected 'TARGET:IFACE down|up'"),
+    (GOOD + "    wait: {sessions: up}\n", ":5: steps[0].wait.sessions: 'up'"),
+    (GOOD + "    wait: {seconds: 1, routes: converged}\n", ":5: steps[0].wait.seconds: wait either"),
+    (GOOD + "    expect: {max_outage: 3}\n", ":5: steps[0].expect.max_outage: unknown field (did you mean 'max_outage_ms'?)"),
+    (GOOD + "    link: a:b up\n    stop: rr1\n", ":6: steps[0].stop: one action per step"),
+    (GOOD + "    calicoctl: {patch: x}\n", ":5: steps[0].calicoctl: an inline document goes under one verb"),
+    (GOOD + "    check: [ecmpp]\n", ":5: steps[0].check: unknown check(s) ecmpp"),
+    (GOOD + "    netem: {iface: 'w:eth0', delay_ms: 5, jitter_ms: 9}\n", ":5: steps[0].netem.jitter_ms: jitter 9 ms is larger"),
+    (GOOD + "    expect:\n      routes:\n        worker: {present: [{dst: 10.0.0.300/24}]}\n",
+     ":7: steps[0].expect.routes.worker.present[0].dst: '10.0.0.300/24' is not an IPv4 network"),
+    (GOOD + "    expect:\n      sessions:\n        worker: [{peer: x, type: mesh}]\n",
+     ":7: steps[0].expect.sessions.worker[0].type: 'mesh' is not a peer type"),
+    (GOOD, ":4: steps[0]: a step needs an action"),
+    ("name: t\ntopology: x\nsteps: []\n", ":3: steps: a scenario needs at least one step"),
+    ("name: Bad_Name\ntopology: x\nsteps: [{name: a, link: 'a:b up'}]\n", ":1: name: 'Bad_Name'"),
+    ("name: t\ntopology: x\ntrafic: off\nsteps: [{name: a, link: 'a:b up'}]\n", ":3: trafic: unknown field (did you mean 'traffic'?)"),
+    ("name: t\ntopology: x\ntraffic: off\nsteps:\n  - {name: a, link: 'a:b up', expect: {max_outage_ms: 0}}\n",
+     ":5: steps[0].expect: max_outage_ms/min_outage_ms need traffic"),
+    ("name: t\n  topology: [\n", ":2: YAML syntax error"),
+])
+def test_bad_scenarios(tmp_path, body, where):
+    path = _write(tmp_path, body)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert f"{path}{where}" in str(err.value)
+
+
+def test_unknown_scenario_name_lists_the_known_ones():
+    with pytest.raises(ScenarioError, match="known: .*mesh-to-rr"):
+        load_scenario("no-such-scenario")
+
+
+def test_good_scenario_parses_actions(tmp_path):
+    sc = load_scenario(_write(tmp_path, GOOD + "    stop: {target: rr1, kill: true}\n"
+                                        "    wait: {expect: true, deadline: 5}\n"
+                                        "    expect: {routes: {worker: {absent: [10.96.0.0/16]}}}\n"))
+    step = sc.steps[0]
+    assert step.action.args == {"target": "rr1", "kill": True}
+    assert step.wait.expect and step.wait.deadline == 5
+    assert step.expect.absent["worker"][0].dst == "10.96.0.0/16"
+
+
+def test_judging_sessions_and_routes():
+    names = Names(load_topology("calico-fullmesh"))
+    rows = [StatusRow("10.2.0.10", "node-to-node mesh", "up", "x", "Established"),
+            StatusRow("10.2.0.12", "node specific", "start", "x", "Active Socket: closed")]
+    from lab.scenarios.model import RouteSpec, SessionSpec
+
+    assert judge_sessions("worker", [SessionSpec("control-plane", "node-to-node mesh", "Established"),
+                                     SessionSpec("worker2", "node specific", "start")], rows, names) == []
+    problems = judge_sessions("worker", [SessionSpec("control-plane", "node-to-node mesh", "Established")], rows, names)
+    assert problems == ["worker: unexpected node specific session to 10.2.0.12 (start Active Socket: closed)"]
+    assert "not running" in judge_sessions("worker", [], None, names)[0]
+    routes = parse_ip_routes('[{"dst": "10.244.0.128/26", "gateway": "10.2.0.12", "protocol": "bird"},'
+                             ' {"dst": "10.244.0.0/26", "type": "unreachable", "protocol": "bird"}]')
+    from ipaddress import IPv4Network
+
+    blocks = {"worker2": {IPv4Network("10.244.0.128/26")}, "control-plane": {IPv4Network("10.244.0.0/26")}}
+    assert judge_routes("worker", [RouteSpec(blocks_of="worker2", via=("worker2",))],
+                        [RouteSpec(blocks_of="control-plane")], routes, blocks, names) == []
+    bad = judge_routes("worker", [RouteSpec(blocks_of="control-plane"), RouteSpec(blocks_of="worker2", via=("worker3",))],
+                       [RouteSpec(dst="10.244.0.128/26")], routes, blocks, names)
+    assert len(bad) == 3
+    with pytest.raises(LabError):
+        names.address("nope")
