@@ -133,9 +133,21 @@ def doctor(c, provider=None, topology=None):
     return run(provider, topology)
 
 
+@task(help={"topology": TOPOLOGY_HELP, "name": NAME_HELP, "provider": PROVIDER_HELP,
+            "out": "picture file: .svg, .png or .dot (default build/<lab>/<lab>.svg)",
+            "sessions": "draw the BGP sessions too (always on when the lab is up)"})
+@_user_errors
+def graph(c, topology=None, name=None, out=None, sessions=False, provider="netns"):
+    """Draw the lab with Graphviz: routers, racks, nodes, pods, links with addresses; BGP sessions by kind and state."""
+    from lab.commands.graph import graph as run
+
+    return run(topology, name, out, sessions=sessions, provider=provider)
+
+
 lab = Collection("lab")
 for _task in (up, test, down, status, exec_, capture, plan, render, doctor):
     lab.add_task(_task)
+lab.add_task(graph)
 
 ns = Collection()
 ns.add_collection(lab)
