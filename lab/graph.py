@@ -21,7 +21,6 @@ once with their count, and on a running lab how many are down.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -29,22 +28,9 @@ from typing import Mapping, Sequence
 import graphviz
 
 from . import model as m
-from .calico.peering import GLOBAL, MESH, NODE_SPECIFIC
 from .calico.resources import ResourceSet
-from .graph_sessions import (FABRIC_EBGP, KINDS, LEAF_IBGP, NO_ANSWER, RR_CLIENT, UNPLANNED, SessionLine,
-                             session_lines, sort_key)
-
-FONT = "DejaVu Sans,Helvetica,Arial,sans-serif"
-# Okabe-Ito colours (readable with the common colour-vision deficiencies); red only means "down".
-KIND_COLOURS = {
-    FABRIC_EBGP: "#0072B2", LEAF_IBGP: "#009E73", RR_CLIENT: "#7B3294",
-    GLOBAL: "#CC79A7", NODE_SPECIFIC: "#56B4E9", MESH: "#E69F00", UNPLANNED: "#777777",
-}
-DOWN = "#D62728"
-LINK = "#9AA5B1"
-FILL = {"spine": "#DCEAF7", "leaf": "#DDF3E8", "node": "#FFF6DD", "rr": "#EFE3F6", "host": "#EFE3F6",
-        "rack": "#F5F7FA", "bridge": "#4A5568", "pod": "#EEEEEE"}
-
+from .graph_sessions import KINDS, RR_CLIENT, SessionLine, session_lines, sort_key
+from .graph_style import DOWN, FILL, FONT, KIND_COLOURS, LINK, LINK_CLASS, cell, esc, iface_row, kind_class, table
 
 @dataclass(frozen=True)
 class GraphOptions:
@@ -61,30 +47,6 @@ class PodView:
     node: str  # topology node name
     ip: str
     cali: str | None = None  # the node-side interface, where known
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _table(rows: Sequence[str], fill: str, border: str = "#5F6B7A", width: int = 1, spacing: int = 0) -> str:
-    body = "".join(f"<TR>{r}</TR>" for r in rows)
-    return (f'<<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="{spacing}" CELLPADDING="3" STYLE="ROUNDED" '
-            f'BGCOLOR="{fill}" COLOR="{border}">{body}</TABLE>>')
-
-
-def _cell(text: str, size: int = 9, colour: str = "#333333", bold: bool = False, span: int = 1,
-          align: str = "CENTER") -> str:
-    inner = f"<B>{text}</B>" if bold else text
-    return (f'<TD COLSPAN="{span}" ALIGN="{align}"><FONT POINT-SIZE="{size}" COLOR="{colour}">{inner}</FONT></TD>')
-
-
-def _iface_row(ifaces: Sequence[m.Interface]) -> str:
-    cells = []
-    for iface in ifaces:
-        cells.append(f'<TD PORT="{esc(iface.name)}" BORDER="1" COLOR="#8895A7" BGCOLOR="#FFFFFF">'
-                     f'<FONT POINT-SIZE="8" COLOR="#333333"><B>{esc(iface.name)}</B><BR/>{esc(iface.address)}</FONT></TD>')
-    return "".join(cells)
 
 
 class _Drawing:
@@ -153,19 +115,20 @@ class _Drawing:
             with self.g.subgraph(name=f"{role}s") as rank:
                 rank.attr(rank="same")
                 for router in (r for r in self.topo.routers if r.role == role):
-                    rank.node(f"router_{router.name}", label=self.router_label(router), tooltip=f"{router.name} (FRR)")
+                    rank.node(f"router_{router.name}", label=self.router_label(router), tooltip=f"{router.name} (FRR)",
+                              _attributes={"class": f"router {router.role}"})
 
     def router_label(self, router: m.Router) -> str:
         up = [i for i in router.interfaces if self.far_role(router, i) == m.SPINE]
         down = [i for i in router.interfaces if i not in up]
         span = max(len(up), len(down), 1)
-        title = _cell(f"{esc(router.name)}", 11, "#111111", bold=True, span=span)
-        sub = _cell(f"{esc(router.role)} · AS {router.asn} · id {router.router_id}", 8, "#444444", span=span)
-        rows = ([_iface_row(up)] if up else []) + [title, sub] + ([_iface_row(down)] if down else [])
+        title = cell(f"{esc(router.name)}", 11, "#111111", bold=True, span=span)
+        sub = cell(f"{esc(router.role)} · AS {router.asn} · id {router.router_id}", 8, "#444444", span=span)
+        rows = ([iface_row(up)] if up else []) + [title, sub] + ([iface_row(down)] if down else [])
         if self.daemon_silent(router.name):
-            rows.append(_cell("FRR not answering", 8, DOWN, bold=True, span=span))
+            rows.append(cell("FRR not answering", 8, DOWN, bold=True, span=span))
         # Cell spacing keeps the interface cells inside the rounded border.
-        return _table(rows, FILL[router.role], border="#3B5B7A" if router.role == m.SPINE else "#2F6F4F", spacing=3)
+        return table(rows, FILL[router.role], border="#3B5B7A" if router.role == m.SPINE else "#2F6F4F", spacing=3)
 
     def far_role(self, router: m.Router, iface: m.Interface) -> str | None:
         far = self.topo.peer_of(router.name, iface.name)
@@ -177,14 +140,14 @@ class _Drawing:
         for link in self.topo.links:
             if link.to_bridge:
                 r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
-                self.g.edge(f"router_{r_end.node}:{r_end.iface}:s", f"bridge_{b_end.node}", penwidth="2")
+                self.g.edge(f"router_{r_end.node}:{r_end.iface}:s", f"bridge_{b_end.node}", penwidth="2", _attributes=LINK_CLASS)
                 continue
             a, b = link.a, link.b
             if self.topo.router(a.node).role == m.LEAF and self.topo.router(b.node).role == m.SPINE:
                 a, b = b, a  # spines above leaves: dot ranks the tail above the head
             subnet = self.topo.router(a.node).iface(a.iface).address.network
             self.g.edge(f"router_{a.node}:{a.iface}:s", f"router_{b.node}:{b.iface}:n",
-                        label=f'<<FONT COLOR="#6B7785">{esc(subnet)}</FONT>>')
+                        label=f'<<FONT COLOR="#6B7785">{esc(subnet)}</FONT>>', _attributes=LINK_CLASS)
 
     def racks(self) -> None:
         total = len(self.topo.cluster.nodes)
@@ -201,7 +164,7 @@ class _Drawing:
                        color="#C9D1D9", fontsize="10", labeljust="l", margin="14")
                 c.node(f"bridge_{rack.bridge}", label=f'<<FONT COLOR="white" POINT-SIZE="9"><B>{esc(rack.bridge)}</B> (Linux bridge)</FONT>>',
                        shape="box", style="rounded,filled", fillcolor=FILL["bridge"], color=FILL["bridge"],
-                       height="0.25", margin="0.15,0.03")
+                       height="0.25", margin="0.15,0.03", _attributes={"class": "bridge"})
                 for node in nodes:
                     if node.name not in self.collapsed:
                         self.node(c, rack, node)
@@ -212,21 +175,23 @@ class _Drawing:
 
     def node(self, c, rack: m.Rack, node: m.Node) -> None:
         k8s = self.topo.cluster.k8s_name(node)
-        rows = [_cell(esc(node.name), 10, "#111111", bold=True),
-                _cell(f"{node.ip.ip} · AS {self.topo.node_asn(node)}", 8, "#444444")]
+        rows = [cell(esc(node.name), 10, "#111111", bold=True),
+                cell(f"{node.ip.ip} · AS {self.topo.node_asn(node)}", 8, "#444444")]
         cluster_id = self.reflectors.get(k8s)
         if node.role == m.CONTROL_PLANE:
-            rows.append(_cell("control-plane", 7, "#8A6D00"))
+            rows.append(cell("control-plane", 7, "#8A6D00"))
         if cluster_id:
-            rows.append(_cell(f"route reflector · cluster {esc(cluster_id)}", 7, KIND_COLOURS[RR_CLIENT], bold=True))
+            rows.append(cell(f"route reflector · cluster {esc(cluster_id)}", 7, KIND_COLOURS[RR_CLIENT], bold=True))
         if self.daemon_silent(node.name):
-            rows.append(_cell("BIRD not answering", 8, DOWN, bold=True))
+            rows.append(cell("BIRD not answering", 8, DOWN, bold=True))
         fill = FILL["rr"] if cluster_id else FILL["node"]
         border = DOWN if self.daemon_silent(node.name) else "#8A6D00"
         nid = self.node_id(node.name)
-        c.node(nid, label=_table(rows, fill, border, 2 if self.daemon_silent(node.name) else 1),
-               tooltip=f"{k8s} (Calico node, BIRD)")
-        c.edge(f"bridge_{rack.bridge}", nid, label=f'<<FONT COLOR="#6B7785">{esc(self.options.node_iface)}</FONT>>')
+        c.node(nid, label=table(rows, fill, border, 2 if self.daemon_silent(node.name) else 1),
+               tooltip=f"{k8s} (Calico node, BIRD)",
+               _attributes={"class": "k8s-node" + (" silent" if self.daemon_silent(node.name) else "")})
+        c.edge(f"bridge_{rack.bridge}", nid, label=f'<<FONT COLOR="#6B7785">{esc(self.options.node_iface)}</FONT>>',
+               _attributes=LINK_CLASS)
         self.node_pods(c, node, nid)
 
     def node_pods(self, c, node: m.Node, nid: str) -> None:
@@ -236,42 +201,47 @@ class _Drawing:
         if len(pods) > self.options.max_pods:
             ips = sorted((p.ip for p in pods), key=sort_key)
             c.node(f"pods_{node.name}", label=f'<<FONT POINT-SIZE="8">{len(pods)} pods<BR/>{esc(ips[0])} … {esc(ips[-1])}</FONT>>',
-                   shape="box", style="rounded,filled", fillcolor=FILL["pod"], color="#BBBBBB", margin="0.08,0.02")
-            c.edge(nid, f"pods_{node.name}", color="#BBBBBB", label=f'<<FONT COLOR="#6B7785">cali* ×{len(pods)}</FONT>>')
+                   shape="box", style="rounded,filled", fillcolor=FILL["pod"], color="#BBBBBB", margin="0.08,0.02",
+                   _attributes={"class": "pods"})
+            c.edge(nid, f"pods_{node.name}", color="#BBBBBB", label=f'<<FONT COLOR="#6B7785">cali* ×{len(pods)}</FONT>>',
+                   _attributes=LINK_CLASS)
             return
         for pod in pods:
             c.node(f"pod_{pod.name}", label=f'<<FONT POINT-SIZE="8">{esc(pod.name)}<BR/>{esc(pod.ip)}</FONT>>',
-                   shape="box", style="rounded,filled", fillcolor=FILL["pod"], color="#BBBBBB", margin="0.08,0.02")
+                   shape="box", style="rounded,filled", fillcolor=FILL["pod"], color="#BBBBBB", margin="0.08,0.02",
+                   _attributes={"class": "pod"})
             cali = getattr(pod, "cali", None)
             label = f'<<FONT COLOR="#6B7785" POINT-SIZE="7">{esc(cali)}</FONT>>' if cali else None
-            c.edge(nid, f"pod_{pod.name}", color="#BBBBBB", label=label)
+            c.edge(nid, f"pod_{pod.name}", color="#BBBBBB", label=label, _attributes=LINK_CLASS)
 
     def rack_summary(self, c, rack: m.Rack, nodes: Sequence[m.Node]) -> None:
         ips = sorted((str(n.ip.ip) for n in nodes), key=sort_key)
         ases = sorted({self.topo.node_asn(n) for n in nodes})
         as_text = f"AS {ases[0]}" if len(ases) == 1 else f"{len(ases)} ASes ({ases[0]} … {ases[-1]})"
         pods = sum(len(self.pods.get(n.name, [])) for n in nodes)
-        rows = [_cell(f"{len(nodes)} nodes", 11, "#111111", bold=True),
-                _cell(f"{ips[0]} … {ips[-1]} · {as_text}", 8, "#444444"),
-                _cell(f"{pods} pods", 8, "#444444")]
+        rows = [cell(f"{len(nodes)} nodes", 11, "#111111", bold=True),
+                cell(f"{ips[0]} … {ips[-1]} · {as_text}", 8, "#444444"),
+                cell(f"{pods} pods", 8, "#444444")]
         silent = [n.name for n in nodes if self.daemon_silent(n.name)]
         if silent:
-            rows.append(_cell(f"BIRD not answering on {len(silent)}: {esc(', '.join(silent[:3]))}"
+            rows.append(cell(f"BIRD not answering on {len(silent)}: {esc(', '.join(silent[:3]))}"
                               + (" …" if len(silent) > 3 else ""), 8, DOWN, bold=True))
         nid = f"rack_{rack.name}_nodes"
-        c.node(nid, label=_table(rows, FILL["node"], DOWN if silent else "#8A6D00", 2), tooltip=f"{rack.name}: {len(nodes)} nodes")
+        c.node(nid, label=table(rows, FILL["node"], DOWN if silent else "#8A6D00", 2), tooltip=f"{rack.name}: {len(nodes)} nodes",
+               _attributes={"class": "rack-summary"})
         c.edge(f"bridge_{rack.bridge}", nid, penwidth="3",
                label=f'<<FONT COLOR="#6B7785">{esc(self.options.node_iface)} ×{len(nodes)}</FONT>>')
 
     def host(self, c, rack: m.Rack, host: m.Host) -> None:
-        rows = [_cell(esc(host.name), 10, "#111111", bold=True),
-                _cell(f"{host.ip.ip} · AS {host.asn}", 8, "#444444"),
-                _cell(f"external route reflector (BIRD) · cluster {esc(host.cluster_id)}", 7, KIND_COLOURS[RR_CLIENT], bold=True)]
+        rows = [cell(esc(host.name), 10, "#111111", bold=True),
+                cell(f"{host.ip.ip} · AS {host.asn}", 8, "#444444"),
+                cell(f"external route reflector (BIRD) · cluster {esc(host.cluster_id)}", 7, KIND_COLOURS[RR_CLIENT], bold=True)]
         if self.daemon_silent(host.name):
-            rows.append(_cell("BIRD not answering", 8, DOWN, bold=True))
-        c.node(f"host_{host.name}", label=_table(rows, FILL["host"], DOWN if self.daemon_silent(host.name) else "#5B2C6F"),
-               tooltip=f"{host.name} (route-reflector host)")
-        c.edge(f"bridge_{rack.bridge}", f"host_{host.name}", label=f'<<FONT COLOR="#6B7785">{esc(self.options.node_iface)}</FONT>>')
+            rows.append(cell("BIRD not answering", 8, DOWN, bold=True))
+        c.node(f"host_{host.name}", label=table(rows, FILL["host"], DOWN if self.daemon_silent(host.name) else "#5B2C6F"),
+               tooltip=f"{host.name} (route-reflector host)", _attributes={"class": "rr-host"})
+        c.edge(f"bridge_{rack.bridge}", f"host_{host.name}", label=f'<<FONT COLOR="#6B7785">{esc(self.options.node_iface)}</FONT>>',
+               _attributes=LINK_CLASS)
 
     # -- the session layer -------------------------------------------------------------------
 
@@ -297,28 +267,28 @@ class _Drawing:
         address = speaker[5:]
         self.g.node(self.speaker_id(speaker), label=f'<<FONT POINT-SIZE="9">{esc(address)}<BR/>'
                     f'<FONT POINT-SIZE="7">not a lab target</FONT></FONT>>', shape="box",
-                    style="rounded,dashed", color="#777777", margin="0.1,0.03")
+                    style="rounded,dashed", color="#777777", margin="0.1,0.03", _attributes={"class": "outside"})
 
     def session(self, ia: str, ib: str, line: SessionLine) -> None:
         a, b = line.a, line.b
         tooltip = f"{a.speaker} {a.address} - {b.speaker} {b.address}: {line.kind}. " + "; ".join(line.notes)
         attrs = {"color": KIND_COLOURS[line.kind], "penwidth": "2.2", "constraint": self.constraint(ia, ib),
-                 "tooltip": tooltip}
+                 "tooltip": tooltip, "class": f"session {kind_class(line.kind)}"}
         if line.observed and not line.established:
             self.down_drawn = True
-            attrs.update(color=DOWN, style="dashed",
+            attrs.update(color=DOWN, style="dashed", **{"class": attrs["class"] + " down"},
                          label=f'<<FONT COLOR="{DOWN}"><B>{"<BR/>".join(esc(p) for p in line.problems())}</B></FONT>>')
         elif not line.observed and line.one_sided:
             missing = [e.speaker for e in line.ends() if not e.outside and e.speaker not in line.configured]
-            attrs.update(style="dotted", label=f'<<FONT COLOR="#555555">not configured on {esc(", ".join(missing))}</FONT>>')
+            attrs.update(style="dotted", **{"class": attrs["class"] + " one-sided"}, label=f'<<FONT COLOR="#555555">not configured on {esc(", ".join(missing))}</FONT>>')
             self.kinds_drawn.add("one-sided")
-        self.g.edge(ia, ib, **attrs)
+        self.g.edge(ia, ib, _attributes=attrs)
 
     def session_group(self, ia: str, ib: str, kind: str, members: Sequence[SessionLine]) -> None:
         count = len(members)
         width = 2.0 + min(4.0, count.bit_length() * 0.5)
         attrs = {"color": KIND_COLOURS[kind], "penwidth": f"{width:.1f}", "constraint": self.constraint(ia, ib),
-                 "tooltip": f"{count} sessions ({kind})"}
+                 "tooltip": f"{count} sessions ({kind})", "class": f"session {kind_class(kind)} group"}
         text = f"{kind} ×{count}"
         down = [line for line in members if line.observed and not line.established]
         if down:
@@ -329,31 +299,31 @@ class _Drawing:
                     state = problem.split(": ", 1)[1]
                     states[state] = states.get(state, 0) + 1
             worst = ", ".join(f"{s} ×{n}" for s, n in sorted(states.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-            attrs.update(color=DOWN, style="dashed")
+            attrs.update(color=DOWN, style="dashed", **{"class": attrs["class"] + " down"})
             text = f"{count - len(down)}/{count} Established<BR/>{esc(worst)}"
             attrs["label"] = f'<<FONT COLOR="{DOWN}"><B>{text}</B></FONT>>'
         else:
             attrs["label"] = f'<<FONT COLOR="{KIND_COLOURS[kind]}"><B>{esc(text)}</B></FONT>>'
-        self.g.edge(ia, ib, **attrs)
+        self.g.edge(ia, ib, _attributes=attrs)
 
     def legend(self) -> None:
         if not self.options.sessions:
             return
-        rows = [_cell("BGP sessions", 9, "#111111", bold=True, span=2)]
+        rows = [cell("BGP sessions", 9, "#111111", bold=True, span=2)]
         for kind in KINDS:
             if kind in self.kinds_drawn:
                 rows.append(f'<TD><FONT COLOR="{KIND_COLOURS[kind]}" POINT-SIZE="12"><B>━━━</B></FONT></TD>'
-                            + _cell(esc(kind), 8, align="LEFT"))
+                            + cell(esc(kind), 8, align="LEFT"))
         if "one-sided" in self.kinds_drawn:
             rows.append('<TD><FONT COLOR="#555555" POINT-SIZE="12"><B>┈┈┈</B></FONT></TD>'
-                        + _cell("configured on one end only", 8, align="LEFT"))
+                        + cell("configured on one end only", 8, align="LEFT"))
         if self.observed is not None:
-            rows.append(f'<TD><FONT COLOR="#333333" POINT-SIZE="12"><B>━━━</B></FONT></TD>' + _cell("Established", 8, align="LEFT"))
+            rows.append(f'<TD><FONT COLOR="#333333" POINT-SIZE="12"><B>━━━</B></FONT></TD>' + cell("Established", 8, align="LEFT"))
             rows.append(f'<TD><FONT COLOR="{DOWN}" POINT-SIZE="12"><B>╍╍╍</B></FONT></TD>'
-                        + _cell("not Established (label: each end's state)", 8, DOWN, align="LEFT"))
+                        + cell("not Established (label: each end's state)", 8, DOWN, align="LEFT"))
         if self.collapsed:
-            rows.append(_cell("×N: sessions between two boxes drawn once", 7, "#555555", span=2))
-        self.g.node("legend", label=_table(rows, "#FFFFFF", "#C9D1D9"))
+            rows.append(cell("×N: sessions between two boxes drawn once", 7, "#555555", span=2))
+        self.g.node("legend", label=table(rows, "#FFFFFF", "#C9D1D9"), _attributes={"class": "legend"})
 
 
 @dataclass(frozen=True)
