@@ -124,13 +124,14 @@ def exec_(c, target, topology=None, provider="netns", name=None):
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
             "only": "comma-separated checks: bgp-sessions,routes,connectivity,ecmp,failover,service-advertisement",
             "json": "also write the results as JSON to this file",
-            "junit": "also write the results as JUnit XML to this file"})
+            "junit": "also write the results as JUnit XML to this file",
+            "report": "also write a self-contained HTML report (picture, checks, figures, status tables) to this file"})
 @_user_errors
-def test(c, topology=None, provider="netns", name=None, only=None, json=None, junit=None):
+def test(c, topology=None, provider="netns", name=None, only=None, json=None, junit=None, report=None):
     """Run the checks against the running lab; exit 0 only if all pass."""
     from lab.commands import lab as cmd
 
-    return cmd.test(topology, provider, name, only=only, json_path=json, junit_path=junit)
+    return cmd.test(topology, provider, name, only=only, json_path=json, junit_path=junit, report_path=report)
 
 
 @task(help={"target": "router, node, pod or host", "iface": "interface inside that target (e.g. eth1)",
@@ -295,6 +296,15 @@ def scenario(c, scenario, name=None, keep=False, json=None, junit=None):
     if scenario == "--list":
         return run(None, list_=True)
     return run(scenario, name, keep, json, junit, None)
+@task(help={"topology": TOPOLOGY_HELP, "name": NAME_HELP, "provider": PROVIDER_HELP,
+            "out": "picture file: .svg, .png or .dot (default build/<lab>/<lab>.svg)",
+            "sessions": "draw the BGP sessions too (always on when the lab is up)"})
+@_user_errors
+def graph(c, topology=None, name=None, out=None, sessions=False, provider="netns"):
+    """Draw the lab with Graphviz: routers, racks, nodes, pods, links with addresses; BGP sessions by kind and state."""
+    from lab.commands.graph import graph as run
+
+    return run(topology, name, out, sessions=sessions, provider=provider)
 
 
 lab = Collection("lab")
@@ -310,6 +320,7 @@ lab.add_task(bundle)
 lab.add_task(replay)
 lab.add_task(traffic)
 lab.add_task(scenario)
+lab.add_task(graph)
 
 ns = Collection()
 ns.add_collection(lab)

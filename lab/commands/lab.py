@@ -271,7 +271,8 @@ def _targets(lab: Provider) -> list[str]:
 
 
 def test(topology: str | None, provider: str, name: str | None, only: str | None = None,
-         json_path: str | None = None, junit_path: str | None = None, out: TextIO = sys.stdout) -> int:
+         json_path: str | None = None, junit_path: str | None = None, out: TextIO = sys.stdout,
+         report_path: str | None = None) -> int:
     from ..checks import run_checks, select
     from ..checks.base import Context
     from ..checks.report import line, text_report, write_json, write_junit
@@ -292,6 +293,10 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
         write_json(json_path, results, lab.lab_name, seconds)
     if junit_path:
         write_junit(junit_path, results, lab.lab_name, seconds)
+    if report_path:
+        from .report import write_test_report
+
+        write_test_report(report_path, lab, provider, results, seconds, names, not only, out)
     return 0 if all(r.ok for r in results) else 1
 
 

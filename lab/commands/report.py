@@ -1,0 +1,56 @@
+"""`lab.test --report F.html`: the checks' results, the lab's picture and status tables in one HTML file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from ..errors import LabError
+from ..report_html import Pre
+from ..report_checks import test_report_html
+from .graph import draw, running_scene, svg_text
+
+MAX_STATUS_NODES = 40  # status tables beyond this many nodes would drown the report
+
+
+def reproduce_commands(lab, provider: str, names: Sequence[str], all_checks: bool, report: str) -> list[str]:
+    flag = " --provider clab" if provider == "clab" else ""
+    only = "" if all_checks else f" --only {','.join(names)}"
+    return [f"invoke lab.up --topology {lab.topo.name} --name {lab.lab_name}{flag}",
+            f"invoke lab.test --name {lab.lab_name}{flag}{only} --report {report}",
+            f"invoke lab.status --name {lab.lab_name}{flag}",
+            f"invoke lab.graph --name {lab.lab_name}{flag} --out {lab.lab_name}.svg",
+            f"invoke lab.down --name {lab.lab_name}{flag}"]
+
+
+def lab_view(lab, provider: str) -> tuple[str | None, str, list[Pre]]:
+    """(SVG, caption, status blocks) of the running lab; without Graphviz the report says so instead."""
+    from ..checks.sessions import status_tables
+    from ..expect import expected_sessions
+
+    scene = running_scene(lab)
+    tables = status_tables(expected_sessions(scene.topo, scene.rs), scene.observed or {})
+    shown = tables[: 2 * MAX_STATUS_NODES]
+    more = f"\n\n({(len(tables) - len(shown)) // 2} more nodes: invoke lab.status)" if len(shown) < len(tables) else ""
+    blocks = [Pre("calicoctl node status per node: planned and observed", "\n\n".join(shown) + more)] if tables else []
+    picture = draw(scene, True, provider)
+    caption = (f"{picture.sessions} BGP sessions, "
+               + (f"{picture.down} not Established (dashed red)" if picture.down else "all Established"))
+    try:
+        return svg_text(picture.dot), caption, blocks
+    except LabError as exc:
+        return None, f"no picture: {exc}", blocks
+
+
+def write_test_report(path: str | Path, lab, provider: str, results, seconds: float, names: Sequence[str],
+                      all_checks: bool, out: TextIO = sys.stdout) -> None:
+    picture, caption, blocks = lab_view(lab, provider)
+    text = test_report_html(lab.lab_name, provider, lab.topo.name, results, seconds, picture, caption,
+                            reproduce_commands(lab, provider, names, all_checks, Path(path).name), blocks)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
+    except OSError as exc:
+        raise LabError(f"cannot write the report {path}: {exc.strerror or exc}") from None
+    out.write(f"wrote {path} (open it in a browser)\n")
