@@ -121,7 +121,7 @@ def _host_networks() -> list[tuple[str, IPv4Network]]:
 
 
 def _default_docker():
-    from .providers.clab.seams import Docker
+    from .hostseams import Docker
 
     return Docker()
 
@@ -210,7 +210,7 @@ def _clab_tools(p: HostProbes, topo: m.Topology | None) -> list[Item]:
 
 
 def _engine(p: HostProbes, topo: m.Topology | None) -> list[Item]:
-    from .providers.clab.seams import docker_endpoint
+    from .hostseams import docker_endpoint
 
     try:
         answer = p.docker().ping()

@@ -30,6 +30,8 @@ from ...exec import NetnsAccess, Result
 from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
+# Shared with the clab provider through a public module.
+from ..waits import wait_for_line as _wait_for_line, wait_until_quiet as _wait_until_quiet
 from . import netlink
 from .blueprint import Blueprint, build_blueprint, calico_resources
 from .daemons import BirdNode, FrrRouter
@@ -286,33 +288,3 @@ def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
     removed = teardown(LabState(state_path))
     shutil.rmtree(run_dir, ignore_errors=True)
     out.write(f"lab {lab_name} removed in {time.monotonic() - started:.2f}s ({removed})\n")
-
-
-def _wait_until_quiet(paths: Sequence[Path], deadline: float = 2.0, quiet_for: float = 0.1) -> None:
-    """Wait until capture files stop growing: the last packets reach the file before the stop."""
-    end = time.monotonic() + deadline
-    sizes, stable_since = None, time.monotonic()
-    while time.monotonic() < end:
-        now = [p.stat().st_size if p.exists() else 0 for p in paths]
-        if now != sizes:
-            sizes, stable_since = now, time.monotonic()
-        elif time.monotonic() - stable_since >= quiet_for:
-            return
-        time.sleep(0.02)
-
-
-def _wait_for_line(spawned, log_path: Path, prefix: str, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            for line in Path(log_path).read_text(errors="replace").splitlines():
-                if prefix in line:
-                    return
-        except OSError:
-            pass
-        if not spawned.alive():
-            break
-        time.sleep(0.01)
-    result = spawned.stop()
-    raise LabError(f"{' '.join(result.argv[:3])}... did not print '{prefix}' within {deadline:.0f}s: "
-                   f"{(result.stdout + result.stderr).strip()[-300:]}")
