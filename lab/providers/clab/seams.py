@@ -98,8 +98,9 @@ class DryRunDocker:
         return f"<{container} address on docker network {network}>"
 
     def image_present(self, image: str) -> bool:
-        self.runner.note(f"docker SDK: image {image} present?")
-        return True
+        # Reported absent, so the plan shows every pull a fresh host would make.
+        self.runner.note(f"docker SDK: image {image} present? (the pull below runs only if it is not)")
+        return False
 
     def ping(self) -> str | None:
         return "dry run"
