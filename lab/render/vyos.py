@@ -194,7 +194,7 @@ def _nat(topo: m.Topology, router: m.Router, d: Dialect) -> Tree:
     outbound: Tree | str = {"name": MGMT_IFACE} if d.nat_iface_named else MGMT_IFACE
     rules: Tree = {
         f"rule {NAT_RULE_BASE + index}": {
-            "description": _quoted(f"rack {rack.name} to outside the lab"),
+            "description": _quoted(f"{rack.name}-to-outside"),
             "outbound-interface": outbound,
             "source": {"address": str(rack.subnet)},
             "translation": {"address": "masquerade"},
