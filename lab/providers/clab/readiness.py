@@ -11,12 +11,20 @@ Ready means what the next steps depend on, not merely that SSH answers:
 from __future__ import annotations
 
 import re
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, ip_interface
 
 from ... import model as m
 from ...fabric import FABRIC, router_bgp
 
 _STATE_LINK = re.compile(r"^[uDA]/[uD]$")
+
+
+def _is_interface_address(token: str) -> bool:
+    try:
+        ip_interface(token)
+    except ValueError:
+        return False
+    return True
 
 
 def interface_table(text: str) -> dict[str, tuple[set[str], str]]:
@@ -35,10 +43,10 @@ def interface_table(text: str) -> dict[str, tuple[set[str], str]]:
             continue
         addresses, state = table[current]
         for token in tokens:
-            if "/" in token and token[0].isdigit() and not _STATE_LINK.match(token):
-                addresses.add(token)
-            elif _STATE_LINK.match(token):
+            if _STATE_LINK.match(token):
                 state = token
+            elif "/" in token and _is_interface_address(token):
+                addresses.add(token)
         table[current] = (addresses, state)
     return table
 
