@@ -31,8 +31,15 @@ TITLES = {BOTH: "both providers", NETNS: "netns provider (namespaces + FRR + BIR
           CLAB: "clab provider (kind + containerlab + VyOS in Docker)"}
 
 NETNS_BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
-# kind's known issues: multi-node clusters exhaust the default inotify limits ("too many open files").
+# kind's known issues: multi-node clusters exhaust the default inotify limits ("too many open files");
+# 4 kind nodes and 4 systemd VyOS containers exceed the usual 8192 watches / 128 instances.
 INOTIFY_MINIMUM = {"max_user_watches": 524288, "max_user_instances": 512}
+# Docker Hub's pull limit for unauthenticated users: 10 pulls per hour per IPv4 address (or IPv6 /64);
+# free accounts get 100 per hour (Docker Hub "usage and limits" docs, since April 2025).
+HUB_ANONYMOUS_PULLS_PER_HOUR = 10
+VYOS_RECIPE = ("build one from a VyOS 1.5 Stream ISO with contrib/vyos/Dockerfile (see contrib/vyos/README.md: "
+               "extract live/filesystem.squashfs to rootfs.tar, then `docker build -t {image} contrib/vyos`); "
+               "or set fabric.vyos_image to an image you have")
 CLAB_TOOLS = {
     "kind": (["kind", "version"], "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"),
     "containerlab": (["containerlab", "version"], "install containerlab: https://containerlab.dev/install/"),
@@ -120,8 +127,20 @@ def _host_networks() -> list[tuple[str, IPv4Network]]:
     return found
 
 
+def _docker_hub_login() -> bool | None:
+    """Whether the Docker CLI has Docker Hub credentials (None: a credential helper that we cannot read)."""
+    path = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if any("docker.io" in key for key in (config.get("auths") or {})):
+        return True
+    return None if config.get("credsStore") or config.get("credHelpers") else False
+
+
 def _default_docker():
-    from .providers.clab.seams import Docker
+    from .hostseams import Docker
 
     return Docker()
 
@@ -136,6 +155,7 @@ class HostProbes:
     kernel_config: Callable[[], tuple[dict[str, str], str]] = _kernel_config
     host_networks: Callable[[], list[tuple[str, IPv4Network]]] = _host_networks
     docker_factory: Callable[[], Any] = _default_docker
+    hub_login: Callable[[], bool | None] = _docker_hub_login
     _docker: Any = field(default=None, repr=False)
 
     def docker(self):
@@ -210,7 +230,7 @@ def _clab_tools(p: HostProbes, topo: m.Topology | None) -> list[Item]:
 
 
 def _engine(p: HostProbes, topo: m.Topology | None) -> list[Item]:
-    from .providers.clab.seams import docker_endpoint
+    from .hostseams import docker_endpoint
 
     try:
         answer = p.docker().ping()
@@ -221,9 +241,8 @@ def _engine(p: HostProbes, topo: m.Topology | None) -> list[Item]:
                   f"{answer} at {endpoint}" if answer else f"not reachable at {endpoint}",
                   "install Docker Engine and start it (systemctl start docker); https://docs.docker.com/engine/install/")]
     if topo is not None:
-        image_fix = (f"VyOS publishes no container image for {topo.vyos_version}: build an ISO (github.com/vyos/vyos-build), "
-                     f"`unsquashfs` its live/filesystem.squashfs, `tar -C squashfs-root -c . | docker import - {topo.vyos_image}`; "
-                     "or set fabric.vyos_image to an image you have")
+        image_fix = (f"VyOS publishes no container image for {topo.vyos_version}: " +
+                     VYOS_RECIPE.format(image=topo.vyos_image))
         if not answer:
             items.append(Item(CLAB, MISSING, f"VyOS image {topo.vyos_image}", "cannot check: docker engine not reachable",
                               image_fix))
@@ -235,7 +254,40 @@ def _engine(p: HostProbes, topo: m.Topology | None) -> list[Item]:
             else:
                 items.append(Item(CLAB, OK if present else MISSING, f"VyOS image {topo.vyos_image}",
                                   "present" if present else "not present", image_fix))
+                items.append(_pulls(p, topo))
     return items
+
+
+def _from_docker_hub(image: str) -> bool:
+    first = image.split("/", 1)[0]
+    return "/" not in image or first in ("docker.io", "index.docker.io") or ("." not in first and ":" not in first)
+
+
+def _pulls(p: HostProbes, topo: m.Topology) -> Item:
+    """The images the lab pulls on the host (once each), against Docker Hub's anonymous pull limit."""
+    from .render.images import host_images
+
+    try:
+        absent = [i for i in host_images(topo) if not p.docker().image_present(i)]
+    except Exception as exc:
+        return Item(CLAB, WARN, "image pulls", f"cannot check: {exc}")
+    hub = [i for i in absent if _from_docker_hub(i)]
+    name = "image pulls (Docker Hub)"
+    if not hub:
+        return Item(CLAB, OK, name, f"nothing to pull from Docker Hub ({len(absent)} from other registries)")
+    login = p.hub_login()
+    found = f"{len(hub)} images to pull from Docker Hub: {', '.join(hub)}"
+    if login:
+        return Item(CLAB, OK, name, found + " (logged in)")
+    fix = ("`docker login` (a free account may pull 100 per hour), or pull them beforehand on a connection with "
+           "quota left: " + "; ".join(f"docker pull {i}" for i in hub))
+    if len(hub) > HUB_ANONYMOUS_PULLS_PER_HOUR and login is False:
+        return Item(CLAB, MISSING, name, found + f"; more than the {HUB_ANONYMOUS_PULLS_PER_HOUR} per hour Docker Hub "
+                    "allows without a login", fix)
+    return Item(CLAB, OK if login is False else WARN, name,
+                found + (f" (anonymous: within the {HUB_ANONYMOUS_PULLS_PER_HOUR} per hour, if this address has "
+                         "not pulled much in the last hour)" if login is False else " (credential helper: not checked)"),
+                fix)
 
 
 def _inotify(p: HostProbes) -> list[Item]:
@@ -243,9 +295,10 @@ def _inotify(p: HostProbes) -> list[Item]:
     for key, minimum in INOTIFY_MINIMUM.items():
         value = p.sysctl(f"fs.inotify.{key}")
         good = value is not None and value >= minimum
-        items.append(Item(CLAB, OK if good else WARN, f"fs.inotify.{key}",
-                          f"{value}" + ("" if good else f" (kind needs >= {minimum} for multi-node clusters)"),
-                          f"sysctl -w fs.inotify.{key}={minimum} (persist it in /etc/sysctl.d/)"))
+        # An error, not advice: below these, kind nodes and VyOS's systemd fail with "too many open files".
+        items.append(Item(CLAB, OK if good else MISSING, f"fs.inotify.{key}",
+                          f"{value}" + ("" if good else f" (a multi-node kind cluster next to VyOS needs >= {minimum})"),
+                          f"sysctl -w fs.inotify.{key}={minimum} (persist it in /etc/sysctl.d/99-fabriclab.conf)"))
     return items
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import model as m
+from . import versions
 from .calico.versions import parse_version
 from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
@@ -26,8 +27,11 @@ CALICO_DIR = REPO_ROOT / "calico"
 DEFAULT_TOPOLOGY = "calico-bgp-rr"
 
 ASN_MIN, ASN_MAX = 1, 4294967295
-CALICO_DEFAULT_VERSION = "v3.23.5"
-KIND_DEFAULT_IMAGE = "kindest/node:v1.24.7"
+# Pinned in lab/versions.py (where each pin comes from is written there).
+CALICO_DEFAULT_VERSION = versions.CALICO_VERSION
+KIND_DEFAULT_IMAGE = versions.KIND_NODE_IMAGE
+VYOS_VERSIONS = ("1.2", "1.3", "1.4", "1.5")
+VYOS_DEFAULT_VERSION = "1.5"
 MAX_BRIDGE_PORTS = 1023  # Linux BR_MAX_PORTS (1024) less the reserved port 0
 
 
@@ -124,9 +128,9 @@ class _Builder:
         ff = self.fields(fabric, "fabric", top.line("fabric"))
         routers_doc = ff.opt("routers", dict, LocMap())
         links_doc = ff.opt("links", list, LocList())
-        vyos_version = str(ff.opt("vyos_version", (str, float), "1.4"))
-        if vyos_version not in ("1.2", "1.3", "1.4", "1.5"):
-            ff.fail("vyos_version", f"'{vyos_version}' is not supported (use \"1.4\" or \"1.2\")")
+        vyos_version = str(ff.opt("vyos_version", (str, float), VYOS_DEFAULT_VERSION))
+        if vyos_version not in VYOS_VERSIONS:
+            ff.fail("vyos_version", f"'{vyos_version}' is not supported (use one of: {', '.join(VYOS_VERSIONS)})")
         vyos_image = ff.opt("vyos_image", str, f"vyos/vyos:{vyos_version}")
         timers = self.timers(ff.opt("timers", dict, None), ff)
         ff.done()
@@ -433,8 +437,16 @@ class _Builder:
             parse_version(version)
         except LabError as exc:
             f.fail("version", str(exc))
-        manifest_url = f.opt("manifest_url", str,
-                             f"https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/calico.yaml")
+        minor = versions.calico_minor(version)
+        if minor is None:
+            f.fail("version", f"'{version}' is not a Calico release (e.g. {versions.CALICO_VERSION})")
+        manifest_url = f.opt("manifest_url", str, "")
+        if not manifest_url:
+            if minor < versions.CALICO_MANIFEST_SINCE:
+                f.fail("version", f"Calico {version} has no manifests/calico.yaml at its tag (it exists from "
+                       f"v{versions.CALICO_MANIFEST_SINCE[0]}.{versions.CALICO_MANIFEST_SINCE[1]}.0): use "
+                       f"{versions.CALICO_VERSION}, or give calico.manifest_url")
+            manifest_url = versions.calico_manifest_url(version)
         manifest_sha256 = f.opt("manifest_sha256", str, "")
         if manifest_sha256 and not (len(manifest_sha256) == 64 and all(c in "0123456789abcdef" for c in manifest_sha256)):
             f.fail("manifest_sha256", "expected 64 lower-case hex digits")

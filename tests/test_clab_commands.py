@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from lab import versions
 from lab.commands.clab import clab_down, clab_up
 from lab.doctor import CLAB, OK, Item
 
@@ -17,7 +18,8 @@ def test_clab_up_dry_run_prints_the_plan_and_writes_the_files(tmp_path):
     assert clab_up("calico-bgp-rr", None, True, out, tmp_path, preflight=all_ok) == 0
     plan = out.getvalue()
     assert plan.startswith("# dry run of `lab.up --provider clab` for lab calico-bgp-rr")
-    assert f"kind create cluster --name calico-bgp-rr --image kindest/node:v1.24.7 --config {tmp_path}/kind.yaml" in plan
+    assert (f"kind create cluster --name calico-bgp-rr --image {versions.KIND_NODE_IMAGE} --config {tmp_path}/kind.yaml "
+            f"--kubeconfig {tmp_path}/kubeconfig") in plan
     assert (tmp_path / "clab.yaml").is_file() and (tmp_path / "workload.yaml").is_file()
     assert not (tmp_path / "clab-state.json").exists()
 
@@ -42,7 +44,7 @@ def test_clab_down_dry_run_prints_every_removal(tmp_path):
         "containerlab inspect -t <out>/clab.yaml --format json",
         "containerlab destroy -t <out>/clab.yaml --cleanup",
         "kind get clusters",
-        "kind delete cluster --name calico-bgp-rr",
+        "kind delete cluster --name calico-bgp-rr --kubeconfig <out>/kubeconfig",
         "# pyroute2: ip link del br-leaf1 (only if this lab created it)",
         "# pyroute2: ip link del br-leaf0 (only if this lab created it)",
     ]

@@ -23,11 +23,13 @@ import yaml
 from lab.doctor import CLAB, MISSING, OK, WARN, Item
 from lab.errors import LabError
 from lab.exec import Result
+from lab.fabric import router_bgp
 from lab.loader import load_topology
 from lab.providers.base import StepFailed
-from lab.providers.clab import provider as provider_module
-from lab.providers.clab.fakes import FakeBridges, FakeDockerClient, SshLog
-from lab.providers.clab.manifest import set_pool_env, verify_sha256
+from lab.providers.clab import steps as steps_module
+from lab.providers.clab.fakes import (FakeBridges, FakeDockerClient, SshLog, frr_bgp_summary,
+                                      vyos_show_interfaces)
+from lab.providers.clab.manifest import manifest_images, set_pool_env, verify_sha256
 from lab.providers.clab.provider import STATE_FILE, ClabProvider, clab_present
 from lab.providers.clab.seams import Docker, VyosSsh
 from lab.render.workload import render_workload
@@ -37,7 +39,6 @@ GOLDEN = Path(__file__).parent / "golden" / "clab"
 PLAN = GOLDEN / "calico-bgp-rr.plan.txt"
 UPDATE = os.environ.get("FABRICLAB_UPDATE_GOLDEN") == "1"
 TOPO = load_topology("calico-bgp-rr")
-KUBECTL = ("kubectl", "--kubeconfig")
 MANIFEST = """
 apiVersion: v1
 kind: ConfigMap
@@ -50,16 +51,31 @@ metadata: {name: calico-node, namespace: kube-system}
 spec:
   template:
     spec:
+      initContainers:
+      - {name: install-cni, image: docker.io/calico/cni:v3.31.3}
       containers:
       - name: calico-node
+        image: docker.io/calico/node:v3.31.3
         env:
         - {name: CALICO_IPV4POOL_IPIP, value: Always}
         - {name: FELIX_LOGSEVERITYSCREEN, value: info}
+        - {name: CALICO_IPV4POOL_CIDR, value: 192.168.0.0/16}
         - {name: CALICO_IPV4POOL_VXLAN, value: Never}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: calico-kube-controllers, namespace: kube-system}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: calico-kube-controllers, image: docker.io/calico/kube-controllers:v3.31.3}
 """
-STEP_TITLES = ["pre-flight", "render", "kind create cluster", "remove the control-plane taint", "create rack bridges",
-               "containerlab deploy", "wait for VyOS routers", "install Calico", "apply Node settings",
-               "deploy the demo workload", "wait until every planned BGP peer"]
+STEP_TITLES = ["pre-flight", "render", "fetch the Calico", "pull the lab's images", "kind create cluster",
+               "kind load", "remove the control-plane taint", "create rack bridges", "containerlab deploy",
+               "wait for VyOS routers", "install Calico", "apply Node settings", "deploy the demo workload",
+               "wait until every planned BGP peer"]
+STEPS = len(STEP_TITLES)
 
 
 def all_ok():
@@ -85,15 +101,17 @@ class World:
     """A recording runner plus fake docker, SSH and bridges that answer like a healthy lab."""
 
     def __init__(self, tmp_path: Path, topo=TOPO, *, fail_when=None, established=True, vyos_ready=True,
-                 existing_bridges=("br-leaf1",), fail_bridges=False, cluster_exists=False, lab_deployed=False,
-                 manifest=MANIFEST):
+                 ebgp_up=True, existing_bridges=("br-leaf1",), fail_bridges=False, cluster_exists=False,
+                 lab_deployed=False, manifest=MANIFEST, images=()):
         self.tmp_path, self.topo, self.manifest = tmp_path, topo, manifest
         self.clusters = topo.cluster.name + "\n" if cluster_exists else ""
         self.deployed = lab_deployed
         self.established = established
+        self.vyos_ready, self.ebgp_up = vyos_ready, ebgp_up
         self.runner = RecordingRunner({
             ("kind", "get", "clusters"): lambda argv: Result(argv, 0, self.clusters, ""),
             ("curl",): self._curl,
+            ("kind", "create"): self._kind_create,
             ("containerlab", "inspect"): lambda argv: Result(
                 argv, 0, json.dumps({topo.name: [{"name": "x"}]} if self.deployed else {}), ""),
             ("kubectl",): self._kubectl,
@@ -101,10 +119,22 @@ class World:
         ips = {topo.cluster.k8s_name(n): str(n.ip) for n in topo.cluster.nodes}
         self.docker_client = FakeDockerClient(
             exec_answer=lambda c, argv: (0, f"7: net0 inet {ips[c]} brd x scope global net0", "")
-            if c in ips else (0, "", ""))
-        self.ssh_log = SshLog(lambda address, command: (0, "BGP router identifier 10.1.5.1, local AS number 65005\n"
-                                                        if vyos_ready else "% BGP instance not found\n", ""))
+            if c in ips else (0, "", ""), images=images)
+        self.routers = {self.docker_client.address_of(f"clab-{topo.name}-{r.name}"): r for r in topo.routers}
+        self.ssh_log = SshLog(self._ssh)
         self.bridges = FakeBridges(existing=existing_bridges, fail_create=fail_bridges)
+
+    def _ssh(self, address, command):
+        router = self.routers[address]
+        if command.endswith("show interfaces"):
+            return 0, vyos_show_interfaces(router, missing=() if self.vyos_ready else ("eth1",)), ""
+        bgp = router_bgp(self.topo, router)
+        return 0, frr_bgp_summary(str(bgp.router_id), router.asn, bgp.neighbors, self.ebgp_up), ""
+
+    def _kind_create(self, argv):
+        # kind writes the new cluster's credentials into the file --kubeconfig names.
+        Path(argv[argv.index("--kubeconfig") + 1]).write_text("apiVersion: v1\nkind: Config\n")
+        return Result(argv, 0, "", "")
 
     def _curl(self, argv):
         Path(argv[argv.index("-o") + 1]).write_text(self.manifest)
@@ -135,35 +165,65 @@ def golden_commands() -> list[str]:
     return [ln for ln in PLAN.read_text().splitlines() if ln and not ln.startswith("#")]
 
 
+def dry_plan(tmp_path: Path, topo=TOPO, name=None) -> str:
+    out = io.StringIO()
+    ClabProvider(topo, name, out_dir=tmp_path, dry_run=True, out=out, preflight=all_ok).up(out)
+    return out.getvalue()
+
+
 # -- the plan --------------------------------------------------------------------------------------
 
 def test_dry_run_prints_the_golden_plan_and_writes_every_file(tmp_path):
-    out = io.StringIO()
-    lab = ClabProvider(TOPO, out_dir=tmp_path, dry_run=True, out=out, preflight=all_ok)
-    lab.up(out)
-    check_golden(PLAN, normalise(out.getvalue(), tmp_path))
+    plan = dry_plan(tmp_path)
+    check_golden(PLAN, normalise(plan, tmp_path))
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["calico/bgp-configuration.yaml", "calico/cluster-resources.yaml", "calico/resources.yaml",
                        "clab.yaml", "frr/leaf0.conf", "frr/leaf1.conf", "frr/spine0.conf", "frr/spine1.conf",
                        "kind.yaml", "startup-conf/leaf0-boot.cfg", "startup-conf/leaf1-boot.cfg",
                        "startup-conf/spine0-boot.cfg", "startup-conf/spine1-boot.cfg", "workload.yaml"]
     assert not (tmp_path / STATE_FILE).exists()  # a dry run records nothing
-    # Every step appears, in order, and every command is one line.
-    steps = [ln for ln in out.getvalue().splitlines() if ln.startswith("# step [")]
-    assert [s.split("] ", 1)[1] for s in steps] and len(steps) == 11
+    steps = [ln for ln in plan.splitlines() if ln.startswith("# step [")]
+    assert len(steps) == STEPS
     for title, line in zip(STEP_TITLES, steps):
         assert title in line
 
 
 def test_dry_run_plan_never_uses_a_shell_and_pins_nothing_it_does_not_know(tmp_path):
-    out = io.StringIO()
-    ClabProvider(TOPO, out_dir=tmp_path, dry_run=True, out=out, preflight=all_ok).up(out)
-    plan = out.getvalue()
+    plan = dry_plan(tmp_path)
     commands = [ln for ln in plan.splitlines() if ln and not ln.startswith("#")]
     assert not any(c.split()[0] in ("sh", "bash") or " | " in c or "&&" in c for c in commands)
     # calicoctl's --allow-version-mismatch is an option of the subcommand: last, after the arguments.
     assert all(c.endswith("--allow-version-mismatch") for c in commands if " calicoctl " in f" {c}")
     assert "WARNING: calico.manifest_sha256 is not set" in plan  # the reference lab pins no hash: said, not invented
+
+
+def test_kind_never_writes_the_users_kubeconfig_and_every_client_uses_the_labs(tmp_path):
+    commands = [shlex.split(c) for c in golden_commands()]
+    kubeconfig = "<out>/kubeconfig"
+    for argv in commands:
+        if argv[:2] in (["kind", "create"], ["kind", "delete"], ["kind", "export"]):
+            assert argv[argv.index("--kubeconfig") + 1] == kubeconfig, argv
+        if argv[0] == "kubectl":
+            assert argv[1:5] == ["--kubeconfig", kubeconfig, "--context", "kind-calico-bgp-rr"], argv
+        if "calicoctl" in argv:
+            assert f"KUBECONFIG={kubeconfig}" in argv and "DATASTORE_TYPE=kubernetes" in argv
+    assert any(a[:3] == ["kind", "create", "cluster"] for a in commands)
+
+
+def test_images_are_pulled_on_the_host_and_loaded_before_the_fabric_takes_the_default_route(tmp_path):
+    commands = golden_commands()
+    first = {key: next(i for i, c in enumerate(commands) if c.startswith(key))
+             for key in ("docker pull", "kind create", "kind load", "containerlab deploy", "kubectl --kubeconfig")}
+    assert first["docker pull"] < first["kind create"] < first["kind load"] < first["containerlab deploy"]
+    pulled = [c.split()[-1] for c in commands if c.startswith("docker pull")]
+    (load,) = [shlex.split(c) for c in commands if c.startswith("kind load")]
+    loaded = load[5:]
+    assert load[:5] == ["kind", "load", "docker-image", "--name", "calico-bgp-rr"]
+    # Every image a node runs is loaded: Calico's three and the demo workload's; each pulled once.
+    assert set(loaded) == {f"docker.io/calico/{i}:v3.31.3" for i in ("cni", "node", "kube-controllers")} | \
+        {TOPO.workloads.image}
+    assert set(loaded) <= set(pulled) and len(pulled) == len(set(pulled))
+    assert TOPO.cluster.kind_image in pulled
 
 
 def test_recorded_up_runs_exactly_the_golden_plan(tmp_path):
@@ -172,21 +232,18 @@ def test_recorded_up_runs_exactly_the_golden_plan(tmp_path):
     out = io.StringIO()
     lab.up(out)
     assert [normalise(line, tmp_path) for line in world.runner.lines()] == golden_commands()
-    # The non-command actions, in the order the plan lists them.
     assert world.bridges.created == ["br-leaf0"]  # br-leaf1 was there before: used, not created
-    routers = [f"clab-calico-bgp-rr-{r}" for r in ("spine0", "spine1", "leaf0", "leaf1")]
-    assert [c for _, c in world.ssh_log.commands] == \
-           ["/opt/vyatta/bin/vyatta-op-cmd-wrapper show ip bgp summary"] * 4
+    # Each router: its interfaces, then its eBGP sessions, read with op-mode commands over SSH.
+    op = "/opt/vyatta/bin/vyatta-op-cmd-wrapper"
+    assert [c for _, c in world.ssh_log.commands] == [f"{op} show interfaces", f"{op} show ip bgp summary"] * 4
     assert [u for (_, _, u, _) in world.ssh_log.connects] == ["vyos"] * 4
     assert [c for c, _ in world.docker_client.execs] == [f"calico-bgp-rr-{n}" for n in
                                                          ("control-plane", "worker", "worker2", "worker3")]
-    assert len(routers) == 4
     manifest = list(yaml.safe_load_all((tmp_path / "calico" / "calico-manifest.yaml").read_text()))
     assert manifest[0]["kind"] == "ConfigMap"  # other documents are kept
     env = {e["name"]: e["value"] for e in manifest[1]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env == {"CALICO_IPV4POOL_IPIP": "Never", "FELIX_LOGSEVERITYSCREEN": "info", "CALICO_IPV4POOL_VXLAN": "Never",
-                   "CALICO_IPV4POOL_CIDR": "10.244.0.0/16", "IP_AUTODETECTION_METHOD": "cidr=10.1.5.0/24,10.1.8.0/24"}
-    # Unpinned: the computed digest is recorded and the user is told.
+                   "NO_DEFAULT_POOLS": "true", "IP_AUTODETECTION_METHOD": "cidr=10.1.5.0/24,10.1.8.0/24"}
     digest = hashlib.sha256(MANIFEST.encode()).hexdigest()
     assert (tmp_path / "calico" / "calico-upstream.sha256").read_text().startswith(digest)
     assert "WARNING: the Calico manifest is not pinned" in out.getvalue()
@@ -198,12 +255,20 @@ def test_recorded_up_runs_exactly_the_golden_plan(tmp_path):
     assert "already up" in again.getvalue()
 
 
+def test_images_already_on_the_host_are_not_pulled_again(tmp_path):
+    world = World(tmp_path, images=[TOPO.cluster.kind_image, "docker.io/calico/node:v3.31.3"])
+    world.provider(deadline=600.0).up(io.StringIO())
+    pulled = [c[2] for c in world.runner.commands if c[:2] == ("docker", "pull")]
+    assert TOPO.cluster.kind_image not in pulled and "docker.io/calico/node:v3.31.3" not in pulled
+    assert "docker.io/calico/cni:v3.31.3" in pulled
+
+
 def test_progress_is_one_line_per_step(tmp_path):
     world = World(tmp_path)
     out = io.StringIO()
     world.provider(deadline=600.0).up(out)
     lines = [ln for ln in out.getvalue().splitlines() if ln.startswith("[")]
-    assert [ln.split("] ", 1)[0] for ln in lines] == [f"[{i}/11" for i in range(1, 12)]
+    assert [ln.split("] ", 1)[0] for ln in lines] == [f"[{i}/{STEPS}" for i in range(1, STEPS + 1)]
     assert all(" ok (" in ln for ln in lines)
 
 
@@ -211,50 +276,51 @@ def test_progress_is_one_line_per_step(tmp_path):
 
 def _inject(step: int, tmp_path: Path, monkeypatch) -> tuple[World, dict]:
     prefix = ("kubectl", "--kubeconfig", str(tmp_path / "kubeconfig"), "--context", "kind-calico-bgp-rr")
-    first = {3: ("kind", "create"), 4: (*prefix, "taint"), 6: ("containerlab", "deploy"), 8: ("curl",),
-             9: ("calicoctl", "patch"), 10: (*prefix, "apply", "-f", str(tmp_path / "workload.yaml"))}
+    first = {3: ("curl",), 4: ("docker", "pull"), 5: ("kind", "create"), 6: ("kind", "load"), 7: (*prefix, "taint"),
+             9: ("containerlab", "deploy"), 11: (*prefix, "apply", "-f", str(tmp_path / "calico" / "calico-manifest.yaml")),
+             12: ("calicoctl", "patch"), 13: (*prefix, "apply", "-f", str(tmp_path / "workload.yaml"))}
     options: dict = {}
     world_options: dict = {}
     if step == 1:
         options["preflight"] = lambda: all_ok() + [Item(CLAB, MISSING, "kind", "not found", "install kind")]
     elif step == 2:
-        monkeypatch.setattr(provider_module, "write_all", lambda topo, out: (_ for _ in ()).throw(LabError("disk full")))
-    elif step == 5:
+        monkeypatch.setattr(steps_module, "write_files", lambda files, out: (_ for _ in ()).throw(LabError("disk full")))
+    elif step == 8:
         world_options["fail_bridges"] = True
-    elif step == 7:
+    elif step == 10:
         world_options["vyos_ready"] = False
-    elif step == 11:
+    elif step == 14:
         world_options["established"] = False
     else:
         world_options["fail_when"] = lambda argv, f=first[step]: argv[:len(f)] == f
     return World(tmp_path, **world_options), options
 
 
-@pytest.mark.parametrize("step", range(1, 12), ids=STEP_TITLES)
+@pytest.mark.parametrize("step", range(1, STEPS + 1), ids=STEP_TITLES)
 def test_a_failure_at_any_step_stops_there_and_down_removes_what_was_created(tmp_path, monkeypatch, step):
     world, options = _inject(step, tmp_path, monkeypatch)
     lab = world.provider(**options)
     out = io.StringIO()
     with pytest.raises(StepFailed) as info:
         lab.up(out)
-    assert f"step {step}/11" in str(info.value) and info.value.title.startswith(STEP_TITLES[step - 1])
+    assert f"step {step}/{STEPS}" in str(info.value) and info.value.title.startswith(STEP_TITLES[step - 1])
     assert out.getvalue().rstrip().endswith("FAILED") or "lab.down" in out.getvalue()
-    later = [t for t in STEP_TITLES[step:]]
-    assert not any(f"] {t}" in out.getvalue() for t in later)  # the sequence stopped at the failing step
+    assert not any(f"] {t}" in out.getvalue() for t in STEP_TITLES[step:])  # the sequence stopped there
     if step == 1:
         assert "MISSING  kind: not found — install kind" in str(info.value)
 
     # What exists now: kind cleans up a failed create; containerlab leaves its containers.
+    created_cluster, deployed, bridged = step > 5, step >= 9, step >= 8
     world.runner.fail_when = None
-    world.clusters = "calico-bgp-rr\n" if step > 3 else ""
-    world.deployed = step >= 6
+    world.clusters = "calico-bgp-rr\n" if created_cluster else ""
+    world.deployed = deployed
     before = len(world.runner.commands)
     lab.down(io.StringIO())
     down = [normalise(line, tmp_path) for line in world.runner.lines()[before:]]
-    assert ("containerlab destroy -t <out>/clab.yaml --cleanup" in down) == (step >= 6)
-    assert ("kind delete cluster --name calico-bgp-rr" in down) == (step > 3)
+    assert ("containerlab destroy -t <out>/clab.yaml --cleanup" in down) == deployed
+    assert ("kind delete cluster --name calico-bgp-rr --kubeconfig <out>/kubeconfig" in down) == created_cluster
     # Only the bridge this lab created (or had recorded when creating it failed); never br-leaf1.
-    assert world.bridges.deleted == (["br-leaf0"] if step >= 5 else [])
+    assert world.bridges.deleted == (["br-leaf0"] if bridged else [])
     assert not (tmp_path / STATE_FILE).exists()
 
     # Idempotent: a second down removes nothing.
@@ -262,7 +328,7 @@ def test_a_failure_at_any_step_stops_there_and_down_removes_what_was_created(tmp
     lab.down(io.StringIO())
     again = world.runner.lines()[before:]
     assert not any("destroy" in c or "delete" in c for c in again)
-    assert world.bridges.deleted == (["br-leaf0"] if step >= 5 else [])
+    assert world.bridges.deleted == (["br-leaf0"] if bridged else [])
 
 
 def test_down_on_a_lab_that_never_existed_changes_nothing(tmp_path):
@@ -282,7 +348,7 @@ def test_down_after_a_crash_during_creation_uses_the_state_written_before_each_a
     lab.down(io.StringIO())
     lines = [normalise(c, tmp_path) for c in world.runner.lines()]
     assert "containerlab destroy -t <out>/clab.yaml --cleanup" in lines  # clab.yaml re-rendered to name the lab
-    assert "kind delete cluster --name calico-bgp-rr" in lines
+    assert "kind delete cluster --name calico-bgp-rr --kubeconfig <out>/kubeconfig" in lines
     assert world.bridges.deleted == ["br-leaf0"]
 
 
@@ -318,7 +384,7 @@ def test_a_cluster_or_lab_it_did_not_create_is_refused_and_left_alone(tmp_path):
 def test_up_resumes_after_a_failure_without_recreating(tmp_path):
     world = World(tmp_path, established=False)
     lab = world.provider()
-    with pytest.raises(StepFailed, match="step 11/11"):
+    with pytest.raises(StepFailed, match=f"step {STEPS}/{STEPS}"):
         lab.up(io.StringIO())
     world.established, world.clusters, world.deployed = True, "calico-bgp-rr\n", True
     before = len(world.runner.commands)
@@ -340,9 +406,19 @@ def test_waits_poll_until_a_deadline_on_the_clock_never_sleeping_blindly(tmp_pat
 
     world = World(tmp_path, vyos_ready=False)
     lab = world.provider(deadline=10.0, interval=2.0, clock=lambda: now[0], sleep=sleep)
-    with pytest.raises(StepFailed, match=r"VyOS spine0 .* not ready after 10s"):
+    with pytest.raises(StepFailed, match=r"VyOS spine0 .* not ready after 10s; still missing: eth1 10.1.10.2/24"):
         lab.up(io.StringIO())
+    # Interfaces not addressed yet: the BGP summary is not even asked for.
     assert sleeps == [2.0] * 5 and len(world.ssh_log.commands) == 6
+    assert all(c.endswith("show interfaces") for _, c in world.ssh_log.commands)
+
+
+def test_a_router_whose_ebgp_is_not_established_is_not_ready(tmp_path):
+    world = World(tmp_path, ebgp_up=False)
+    with pytest.raises(StepFailed, match=r"step 10/.*spine0 .*still missing: 10.1.10.1 Active, 10.1.34.1 Active"):
+        world.provider().up(io.StringIO())
+    assert not any(c[:2] == ("kubectl", "--kubeconfig") and "calico-manifest" in " ".join(c)
+                   for c in world.runner.commands)  # Calico never goes in over a fabric that is not up
 
 
 # -- the Calico manifest -----------------------------------------------------------------------------
@@ -362,16 +438,19 @@ def test_a_pinned_manifest_must_match(tmp_path):
     assert not any(" apply -f " in c and "calico-manifest" in c for c in world.runner.lines())
 
 
-def test_manifest_edit():
-    edited = list(yaml.safe_load_all(set_pool_env(MANIFEST, "10.244.0.0/16")))
+def test_manifest_edit_leaves_no_default_pool_to_clash_with_the_topologys_pools():
+    edited = list(yaml.safe_load_all(set_pool_env(MANIFEST)))
     env = edited[1]["spec"]["template"]["spec"]["containers"][0]["env"]
     names = [e["name"] for e in env]
-    assert names == ["CALICO_IPV4POOL_IPIP", "FELIX_LOGSEVERITYSCREEN", "CALICO_IPV4POOL_VXLAN", "CALICO_IPV4POOL_CIDR"]
-    assert "IP_AUTODETECTION_METHOD" not in names
+    # calico-node creates no pool of its own; CALICO_IPV4POOL_CIDR (192.168.0.0/16 here) is gone.
+    assert names == ["CALICO_IPV4POOL_IPIP", "FELIX_LOGSEVERITYSCREEN", "CALICO_IPV4POOL_VXLAN", "NO_DEFAULT_POOLS"]
+    assert {e["name"]: e["value"] for e in env}["NO_DEFAULT_POOLS"] == "true"
+    assert manifest_images(MANIFEST) == ["docker.io/calico/cni:v3.31.3", "docker.io/calico/node:v3.31.3",
+                                         "docker.io/calico/kube-controllers:v3.31.3"]
     with pytest.raises(LabError, match="no calico-node DaemonSet"):
-        set_pool_env("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "10.0.0.0/8")
+        set_pool_env("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     with pytest.raises(LabError, match="not valid YAML"):
-        set_pool_env("a: [", "10.0.0.0/8")
+        set_pool_env("a: [")
     digest = hashlib.sha256(b"abc").hexdigest()
     assert verify_sha256(b"abc", digest, "u") == digest == verify_sha256(b"abc", "", "u")
     with pytest.raises(LabError, match="does not match the pinned"):
@@ -438,7 +517,7 @@ def test_plan_lines_parse_back_to_the_same_argv():
         words = shlex.split(line)
         while "=" in words[0] and not words[0].startswith("-"):
             words = words[1:]
-        assert words[0] in ("kind", "kubectl", "containerlab", "curl", "calicoctl")
+        assert words[0] in ("kind", "kubectl", "containerlab", "curl", "calicoctl", "docker")
 
 
 def test_warn_items_do_not_stop_a_real_run(tmp_path):

@@ -20,12 +20,14 @@ NETNS_TOOLS = {"ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping
 CLAB_TOOLS = {"docker", "kind", "containerlab", "kubectl", "calicoctl", "curl"}
 LINE = re.compile(r"^(OK|MISSING|WARN) +\S.*?: .+")
 VERSIONS = {"kind": "kind v0.20.0 go1.20.4 linux/amd64", "containerlab": "version: 0.48.6",
-            "kubectl": "Client Version: v1.28.2", "calicoctl": "Client Version:    v3.23.5", "curl": "curl 7.88.1"}
+            "kubectl": "Client Version: v1.28.2", "calicoctl": "Client Version:    v3.31.3", "curl": "curl 7.88.1"}
 
 
-def probes(tools=NETNS_TOOLS, uid=0, docker=None, watches=524288, instances=512, networks=(), config=None):
+def probes(tools=NETNS_TOOLS, uid=0, docker=None, watches=524288, instances=512, networks=(), config=None,
+           login=False):
     client = docker
     return HostProbes(
+        hub_login=lambda: login,
         which=lambda name: f"/usr/bin/{name}" if name in tools else None,
         euid=lambda: uid,
         version=lambda argv: VERSIONS.get(argv[0]),
@@ -54,7 +56,7 @@ def test_a_host_without_docker_or_kind_is_told_so_and_only_clab_fails():
     assert "MISSING  docker engine: not reachable at unix:///var/run/docker.sock — install Docker Engine" in text
     assert "MISSING  kind: not found — install kind: https://kind.sigs.k8s.io/" in text
     assert "MISSING  containerlab: not found — install containerlab" in text
-    assert "MISSING  VyOS image vyos/vyos:1.4: cannot check: docker engine not reachable" in text
+    assert "MISSING  VyOS image vyos/vyos:1.5: cannot check: docker engine not reachable" in text
     assert text.rstrip().splitlines()[-1].startswith("clab provider: NOT ready on this host (")
     assert "netns provider" not in text  # only what was asked for
 
@@ -74,29 +76,72 @@ def test_every_line_is_status_item_found_and_fix():
     assert "MISSING  root: running as uid 1000 — run with sudo" in text
     assert "MISSING  bird: not found — apt-get install -y bird" in text
     assert "MISSING  zebra: not found — apt-get install -y frr" in text
-    assert "WARN     fs.inotify.max_user_watches: 8192 (kind needs >= 524288" in text
+    assert "MISSING  fs.inotify.max_user_watches: 8192 (a multi-node kind cluster next to VyOS needs >= 524288" in text
     assert "sysctl -w fs.inotify.max_user_watches=524288" in text
 
 
 def test_a_host_with_everything_is_ready_for_both():
-    client = FakeDockerClient(images=["vyos/vyos:1.4"])
+    client = FakeDockerClient(images=["vyos/vyos:1.5"])
     code, text = run(None, probes(tools=NETNS_TOOLS | CLAB_TOOLS, docker=client))
     assert code == 0, text
     assert "OK       docker engine: Docker 99.0-fake (API 1.99) at unix:///var/run/docker.sock" in text
     assert "OK       kind: /usr/bin/kind: kind v0.20.0 go1.20.4 linux/amd64" in text
-    assert "OK       VyOS image vyos/vyos:1.4: present" in text
+    assert "OK       VyOS image vyos/vyos:1.5: present" in text
     assert "clab provider: ready on this host" in text and "netns provider: ready on this host" in text
     code, text = run("clab", probes(tools=CLAB_TOOLS, docker=FakeDockerClient()))
-    assert code == 1 and "MISSING  VyOS image vyos/vyos:1.4: not present — VyOS publishes no container image" in text
+    assert code == 1 and "MISSING  VyOS image vyos/vyos:1.5: not present — VyOS publishes no container image" in text
 
 
 def test_calicoctl_of_another_minor_version_is_a_warning():
     VERSIONS["calicoctl"] = "Client Version:    v3.26.1"
     try:
-        _, text = run("clab", probes(tools=CLAB_TOOLS, docker=FakeDockerClient(images=["vyos/vyos:1.4"])))
+        _, text = run("clab", probes(tools=CLAB_TOOLS, docker=FakeDockerClient(images=["vyos/vyos:1.5"])))
     finally:
-        VERSIONS["calicoctl"] = "Client Version:    v3.23.5"
-    assert "WARN     calicoctl version: calicoctl 3.26, lab's Calico v3.23.5 — install calicoctl 3.23.x" in text
+        VERSIONS["calicoctl"] = "Client Version:    v3.31.3"
+    assert "WARN     calicoctl version: calicoctl 3.26, lab's Calico v3.31.3 — install calicoctl 3.31.x" in text
+
+
+def test_inotify_limits_below_what_the_lab_needs_are_errors_with_the_fix():
+    client = FakeDockerClient(images=["vyos/vyos:1.5"])
+    code, text = run("clab", probes(tools=CLAB_TOOLS, docker=client, watches=8192, instances=128))
+    assert code == 1
+    assert ("MISSING  fs.inotify.max_user_watches: 8192 (a multi-node kind cluster next to VyOS needs >= 524288) — "
+            "sysctl -w fs.inotify.max_user_watches=524288") in text
+    assert "MISSING  fs.inotify.max_user_instances: 128" in text
+
+
+def _pull_line(text):
+    return next(ln for ln in text.splitlines() if "image pulls (Docker Hub)" in ln)
+
+
+def test_image_pulls_are_counted_against_docker_hubs_anonymous_limit():
+    from lab.render.images import host_images
+
+    images = host_images(TOPO)
+    assert len(images) == len(set(images)) == 5  # kind node, 3 Calico, the demo (= server) image: once each
+    client = FakeDockerClient(images=["vyos/vyos:1.5"])
+    p = probes(tools=CLAB_TOOLS, docker=client)
+    lines, verdicts = run_doctor("clab", topology=TOPO, probes=p)
+    line = next(ln for ln in lines if "image pulls (Docker Hub)" in ln)
+    assert line.startswith("OK") and "5 images to pull from Docker Hub" in line and "within the 10 per hour" in line
+    # Everything present: nothing to pull.
+    client = FakeDockerClient(images=["vyos/vyos:1.5", *images])
+    lines, _ = run_doctor("clab", topology=TOPO, probes=probes(tools=CLAB_TOOLS, docker=client))
+    assert any(ln.startswith("OK       image pulls (Docker Hub): nothing to pull") for ln in lines)
+
+
+def test_more_pulls_than_the_anonymous_limit_stop_the_lab_with_the_fix(monkeypatch):
+    from lab import doctor as doctor_module
+
+    monkeypatch.setattr(doctor_module, "HUB_ANONYMOUS_PULLS_PER_HOUR", 3)
+    client = FakeDockerClient(images=["vyos/vyos:1.5"])
+    lines, verdicts = run_doctor("clab", topology=TOPO, probes=probes(tools=CLAB_TOOLS, docker=client))
+    line = next(ln for ln in lines if "image pulls (Docker Hub)" in ln)
+    assert line.startswith("MISSING") and "more than the 3 per hour Docker Hub allows without a login" in line
+    assert "`docker login`" in line and "docker pull docker.io/calico/node:v3.31.3" in line
+    assert verdicts["clab"] is False
+    lines, _ = run_doctor("clab", topology=TOPO, probes=probes(tools=CLAB_TOOLS, docker=client, login=True))
+    assert next(ln for ln in lines if "image pulls" in ln).startswith("OK")
 
 
 def test_subnets_that_collide_with_the_host_are_named():

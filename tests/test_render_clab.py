@@ -16,10 +16,10 @@ from lab.names import IFNAMSIZ
 from lab.render.clab import RR_IMAGE, clab_topology, host_sidecar_name
 from render_helpers import REFERENCE, TOPOLOGIES, rendered, topology_variant
 
-# containerlab's published schema (v0.79.0, schemas/clab.schema.json), kept in ../shared/contracts.
-SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "clab.schema.json"
-needs_schema = pytest.mark.skipif(not SCHEMA.exists(), reason=f"containerlab schema not found at {SCHEMA} "
-                                  "(../shared/contracts next to the repo); schema contract not checked")
+# containerlab's published schema (v0.79.0, commit 39ff2b7c, schemas/clab.schema.json), vendored in
+# tests/contracts/ so the contract is checked in every clone.
+SCHEMA = Path(__file__).resolve().parent / "contracts" / "clab.schema.json"
+needs_schema = pytest.mark.skipif(not SCHEMA.exists(), reason=f"containerlab schema missing at {SCHEMA}")
 ENDPOINT = re.compile(r"^\S+:\S+$")  # the schema's endpoint pattern (under prefixItems, which draft-07 ignores)
 
 
@@ -137,7 +137,24 @@ def test_external_route_reflector_runs_bird_with_its_config_and_a_sidecar_for_th
     sidecar = nodes[host_sidecar_name("rr1")]
     assert sidecar["network-mode"] == "container:rr1"  # containerlab resolves its own node names
     assert sidecar["exec"][0] == "ip addr add 10.4.0.50/24 dev eth1"
-    assert {"endpoints": [f"{host_sidecar_name('rr1')}:eth1", "br-ext:rr1"]} in doc["topology"]["links"]
+    assert {"endpoints": [f"{host_sidecar_name('rr1')}:eth1", "br-ext:rr1"], "mtu": 1500} in doc["topology"]["links"]
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_every_link_carries_the_mtu_vyos_sets(topology):
+    # containerlab's veths default to 9500; VyOS writes 1500 on its fabric interfaces (vyos.py).
+    links = _clab(topology)["topology"]["links"]
+    assert links and all(link["mtu"] == 1500 for link in links)
+
+
+def test_a_second_lab_scopes_its_host_side_port_names():
+    topo = load_topology(REFERENCE)
+    own = {l["endpoints"][1] for l in clab_topology(topo)["topology"]["links"] if l["endpoints"][1].startswith("br-")}
+    scoped = {l["endpoints"][1] for l in clab_topology(topo, "ab12")["topology"]["links"]
+              if l["endpoints"][1].startswith("br-")}
+    ports = lambda ends: {e.split(":", 1)[1] for e in ends}  # noqa: E731
+    assert ports(own) & ports(scoped) == set() and len(ports(scoped)) == len(ports(own))
+    assert all(len(p) <= IFNAMSIZ for p in ports(scoped))
 
 
 def test_a_name_clash_is_an_error_not_a_silently_merged_node(tmp_path):

@@ -17,8 +17,14 @@ from render_helpers import REFERENCE, TOPOLOGIES, parse_vyos, path_matches, rend
 #      system_login.xml.in, service_ssh.xml.in);
 # 1.2 / 1.3: vyos/vyatta-cfg-quagga branches crux / equuleus (templates/protocols/bgp/node.tag/...),
 #      vyos/vyatta-cfg-system branch crux (templates/system/ip/multipath/layer4-hashing).
+# 1.5 (circinus, 1.5 Stream) keeps every 1.4 node used here.
+# NAT (VyOS's NAT44 docs): 1.4+ `nat source rule N outbound-interface name IF`, before `... outbound-interface IF`.
 COMMON = [
     "interfaces ethernet * address *",
+    "interfaces ethernet * mtu *",
+    "nat source rule * description *",
+    "nat source rule * source address *",
+    "nat source rule * translation address masquerade",
     "interfaces loopback lo",
     "service ssh port *",
     "system host-name *",
@@ -41,11 +47,14 @@ BGP = [
 ]
 AF_PATHS = ["address-family ipv4-unicast maximum-paths ebgp *", "address-family ipv4-unicast maximum-paths ibgp *"]
 TOP_PATHS = ["maximum-paths ebgp *", "maximum-paths ibgp *"]
+NAT_NAMED, NAT_BARE = ["nat source rule * outbound-interface name eth0"], ["nat source rule * outbound-interface eth0"]
 ALLOWED = {
-    "1.4": COMMON + [f"protocols bgp {p}" for p in BGP + AF_PATHS + ["system-as *"]],
-    "1.3": COMMON + [f"protocols bgp * {p}" for p in BGP + AF_PATHS],
-    "1.2": COMMON + [f"protocols bgp * {p}" for p in BGP + TOP_PATHS],
+    "1.4": COMMON + NAT_NAMED + [f"protocols bgp {p}" for p in BGP + AF_PATHS + ["system-as *"]],
+    "1.3": COMMON + NAT_BARE + [f"protocols bgp * {p}" for p in BGP + AF_PATHS],
+    "1.2": COMMON + NAT_BARE + [f"protocols bgp * {p}" for p in BGP + TOP_PATHS],
 }
+ALLOWED["1.5"] = ALLOWED["1.4"]
+RACK_OF = {"leaf0": "10.1.5.0/24", "leaf1": "10.1.8.0/24"}
 
 # DESIGN §2, written out independently of the topology file and the fabric intent.
 ROUTERS = {
@@ -67,7 +76,7 @@ def _configs(topo) -> dict[str, str]:
 
 
 def _bgp(tree: dict, version: str, asn: int) -> dict:
-    if version == "1.4":
+    if version in ("1.4", "1.5"):
         bgp = tree["protocols"]["bgp"]
         assert bgp["system-as"] == str(asn)
         return bgp
@@ -83,6 +92,17 @@ def _check_reference_facts(configs: dict[str, str], version: str) -> None:
         assert tree["system"]["host-name"] == name
         assert {k: v["address"] for k, v in tree["interfaces"].items() if k.startswith("ethernet ")} == {
             f"ethernet {i}": a for i, a in interfaces.items()}
+        # One MTU on every fabric interface: the 1500 containerlab's links are given too.
+        assert {v["mtu"] for k, v in tree["interfaces"].items() if k.startswith("ethernet ")} == {"1500"}
+        # A rack's leaf masquerades the rack subnet out of eth0 (management); spines translate nothing.
+        rules = (tree.get("nat") or {}).get("source") or {}
+        if name in RACK_OF:
+            (rule,) = rules.values()
+            assert rule["source"]["address"] == RACK_OF[name] and rule["translation"]["address"] == "masquerade"
+            outbound = rule["outbound-interface"]
+            assert outbound == ({"name": "eth0"} if version in ("1.4", "1.5") else "eth0")
+        else:
+            assert rules == {}
         bgp = _bgp(tree, version, asn)
         router_ids.add(bgp["parameters"]["router-id"])
         neighbors = {k.split(" ", 1)[1]: v for k, v in bgp.items() if k.startswith("neighbor ")}
@@ -119,20 +139,22 @@ def _variant(tmp_path, version: str, hold: int | None = 4):
     return topology_variant(tmp_path, change)
 
 
-def test_vyos_1_4_reference_facts():
+def test_vyos_1_5_reference_facts():
     topo = load_topology(REFERENCE)
-    assert topo.vyos_version == "1.4"
+    assert topo.vyos_version == "1.5"  # the default: 1.5 Stream is what users can build (contrib/vyos)
     configs = _configs(topo)
-    _check_reference_facts(configs, "1.4")
+    _check_reference_facts(configs, "1.5")
     leaf0 = parse_vyos(configs["leaf0"])
     assert leaf0["protocols"]["bgp"]["timers"] == {"holdtime": "3", "keepalive": "1"}
     assert leaf0["protocols"]["bgp"]["neighbor 10.1.10.2"]["description"] == '"spine0:eth1"'
 
 
-@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("version", ["1.2", "1.3", "1.4"])
 def test_older_syntax_reference_facts(tmp_path, version):
     configs = _configs(_variant(tmp_path, version))
     _check_reference_facts(configs, version)
+    if version == "1.4":
+        return
     assert all("system-as" not in text for text in configs.values())
     leaf1 = parse_vyos(configs["leaf1"])["protocols"]["bgp 65008"]
     if version == "1.2":
@@ -144,13 +166,13 @@ def test_older_syntax_reference_facts(tmp_path, version):
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
-def test_vyos_1_4_uses_only_nodes_vyos_defines(topology):
+def test_vyos_1_5_uses_only_nodes_vyos_defines(topology):
     configs = {rel: text for rel, text in rendered(topology).items() if rel.startswith("startup-conf/")}
     for rel, text in configs.items():
-        assert _only_allowed_paths(text, "1.4") == [], rel
+        assert _only_allowed_paths(text, "1.5") == [], rel
 
 
-@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("version", ["1.2", "1.3", "1.4"])
 def test_older_syntax_uses_only_nodes_vyos_defines(tmp_path, version):
     for name, text in _configs(_variant(tmp_path, version)).items():
         assert _only_allowed_paths(text, version) == [], name
@@ -160,9 +182,14 @@ def test_allow_list_catches_a_node_in_the_wrong_place(tmp_path):
     text = _configs(_variant(tmp_path, "1.2"))["leaf0"]
     assert _only_allowed_paths(text, "1.3") == ["protocols bgp 65005 maximum-paths ebgp 8",
                                                 "protocols bgp 65005 maximum-paths ibgp 8"]
+    # The 1.4+ NAT spelling is caught in a 1.3 config.
+    (tmp_path / "b").mkdir()
+    text = _configs(_variant(tmp_path / "b", "1.4"))["leaf0"].replace("outbound-interface {\n", "outbound-interface x {\n")
+    assert "nat source rule 100 outbound-interface x name eth0" in _only_allowed_paths(text, "1.4")
 
 
 @pytest.mark.parametrize("version, start, marker", [
+    ("1.5", "// Warning: Do not remove the following line.", "// Release version: 1.5-stream-2025-Q1"),
     ("1.4", "// Warning: Do not remove the following line.", "// Release version: 1.4.0"),
     ("1.3", "// Warning: Do not remove the following line.", "// Release version: 1.3.0"),
     ("1.2", "/* Warning: Do not remove the following line. */", "/* Release version: 1.2.8 */"),
@@ -176,8 +203,10 @@ def test_version_footer(tmp_path, version, start, marker):
     pattern = (r'// vyos-config-version:\s+"([\w,-]+@\d+:)+([\w,-]+@\d+)"\s*' if version != "1.2"
                else r'/\* === vyatta-config-version: "([\w,-]+@\d+:)+([\w,-]+@\d+)" === \*/')
     assert re.fullmatch(pattern, footer[1])
-    if version == "1.4":
+    if version in ("1.4", "1.5"):
         assert '"bgp@5:' in footer[1] and ":system@27:" in footer[1]
+    if version == "1.5":
+        assert ":interfaces@33:" in footer[1] and ":nat@8:" in footer[1]
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])

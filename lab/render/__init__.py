@@ -37,9 +37,14 @@ def render_all(topo: m.Topology) -> dict[str, str]:
 
 
 def write_all(topo: m.Topology, out_dir: str | Path) -> list[Path]:
+    return write_files(render_all(topo), out_dir)
+
+
+def write_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
+    """Write rendered files (relative path -> text) under out_dir."""
     out = Path(out_dir)
     written = []
-    for rel, text in render_all(topo).items():
+    for rel, text in files.items():
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -5,7 +5,7 @@ networks, timers, multipath) comes from `lab.fabric.router_bgp`; this module
 only spells it in VyOS's curly-brace config tree. Three dialects, checked
 against VyOS's own CLI definitions:
 
-- 1.4 / 1.5 (sagitta, circinus; vyos/vyos-1x `interface-definitions/include/bgp/
+- 1.4 / 1.5 (sagitta, circinus incl. 1.5 Stream; vyos/vyos-1x `interface-definitions/include/bgp/
   protocol-common-config.xml.i`): `protocols bgp { system-as N; ... }`,
   `maximum-paths` under `address-family ipv4-unicast`. VyOS 1.4 always writes
   `no bgp default ipv4-unicast`, so every neighbour carries an (empty)
@@ -22,11 +22,24 @@ ECMP hashing on L4 (`net.ipv4.fib_multipath_hash_policy=1`) is VyOS's
 since 1.3, vyatta-cfg-system `templates/system/ip/multipath` in 1.2). VyOS writes
 0 when the node is absent, so it must be in the config rather than set from outside.
 
+Every fabric interface carries `mtu 1500`, the MTU containerlab's links are given in
+clab.yaml (containerlab's veths default to 9500 while VyOS writes 1500 for an ethernet without
+`mtu`: a mismatch drops every frame over 1500 bytes silently at the router). eth0, the
+management interface Docker addresses, is left as containerlab's own VyOS template leaves it.
+
+Leaves that are a rack's gateway masquerade the rack subnet out of eth0 (`nat source`, 1.4+
+spelling `outbound-interface name eth0`, before `outbound-interface eth0`, as VyOS's NAT docs
+give it): a kind node's default route goes through its leaf, and without this nothing
+behind the leaf reaches a registry or anything outside the lab (Docker masquerades only the
+management network, and the host has no route back to the fabric). Traffic inside the fabric
+never leaves by eth0, so it is not translated.
+
 The version footer matters: without it VyOS treats the file as pre-versioning
 and runs every config migration on it at boot. The footers are those of the
 first release of each series (1.4.0: component versions from vyos-1x tag 1.4.0
 `interface-definitions/include/version/*.xml.i`; 1.3.0 and 1.2.8: the examples
-in vyos-1x `python/vyos/component_version.py`). A later image of the series
+in vyos-1x `python/vyos/component_version.py`; 1.5: those of 1.5-stream-2025-Q1, the
+release containerlab's VyOS kind is tested with, as its startup template records them). A later image of the series
 migrates from there, which is what its migrations are written for.
 
 Login: user `vyos` with password `vyos` (the VyOS image's own default; VyOS
@@ -43,6 +56,10 @@ from ..errors import LabError
 from ..fabric import Neighbor, RouterBgp, router_bgp
 
 DEFAULT_USER, DEFAULT_PASSWORD = "vyos", "vyos"
+# The MTU of every fabric link (clab.yaml) and every VyOS fabric interface.
+FABRIC_MTU = 1500
+MGMT_IFACE = "eth0"
+NAT_RULE_BASE = 100
 
 
 class Valueless:
@@ -58,6 +75,14 @@ _VYOS_1_4_VERSIONS = (
     "dhcp-relay@2:dhcp-server@8:dhcpv6-server@1:dns-dynamic@4:dns-forwarding@4:firewall@15:flow-accounting@1:"
     "https@6:ids@1:interfaces@32:ipoe-server@3:ipsec@13:isis@3:l2tp@9:lldp@2:mdns@1:monitoring@1:nat@8:"
     "nat66@3:ntp@3:openconnect@3:ospf@2:pim@1:policy@8:pppoe-server@10:pptp@5:qos@2:quagga@11:"
+    "reverse-proxy@1:rip@1:rpki@2:salt@1:snmp@3:ssh@2:sstp@6:system@27:vrf@3:vrrp@4:vyos-accel-ppp@2:"
+    "wanloadbalance@3:webproxy@2"
+)
+_VYOS_1_5_VERSIONS = (
+    "bgp@5:broadcast-relay@1:cluster@2:config-management@1:conntrack@5:conntrack-sync@2:container@2:"
+    "dhcp-relay@2:dhcp-server@11:dhcpv6-server@5:dns-dynamic@4:dns-forwarding@4:firewall@16:flow-accounting@1:"
+    "https@6:ids@1:interfaces@33:ipoe-server@4:ipsec@13:isis@3:l2tp@9:lldp@2:mdns@1:monitoring@1:nat@8:"
+    "nat66@3:ntp@3:openconnect@3:openvpn@4:ospf@2:pim@1:policy@8:pppoe-server@11:pptp@5:qos@2:quagga@11:"
     "reverse-proxy@1:rip@1:rpki@2:salt@1:snmp@3:ssh@2:sstp@6:system@27:vrf@3:vrrp@4:vyos-accel-ppp@2:"
     "wanloadbalance@3:webproxy@2"
 )
@@ -93,14 +118,15 @@ class Dialect:
     maximum_paths_in_af: bool  # 1.3+: under address-family ipv4-unicast; 1.2: under bgp
     min_hold: int  # smallest non-zero BGP hold time the CLI accepts
     footer: str
+    nat_iface_named: bool  # 1.4+: `outbound-interface { name eth0 }`; before: `outbound-interface eth0`
 
 
-_VYOS_1_4 = Dialect("1.4", True, True, 3, _vyos_footer(_VYOS_1_4_VERSIONS, "1.4.0"))
 DIALECTS = {
-    "1.2": Dialect("1.2", False, False, 4, _vyatta_footer(_VYOS_1_2_VERSIONS, "1.2.8")),
-    "1.3": Dialect("1.3", False, True, 4, _vyos_footer(_VYOS_1_3_VERSIONS, "1.3.0")),
-    "1.4": _VYOS_1_4,
-    "1.5": _VYOS_1_4,  # circinus keeps 1.4's BGP syntax; it migrates the 1.4.0 footer itself
+    "1.2": Dialect("1.2", False, False, 4, _vyatta_footer(_VYOS_1_2_VERSIONS, "1.2.8"), False),
+    "1.3": Dialect("1.3", False, True, 4, _vyos_footer(_VYOS_1_3_VERSIONS, "1.3.0"), False),
+    "1.4": Dialect("1.4", True, True, 3, _vyos_footer(_VYOS_1_4_VERSIONS, "1.4.0"), True),
+    # circinus keeps 1.4's BGP, interface and NAT syntax; its footer is its own.
+    "1.5": Dialect("1.5", True, True, 3, _vyos_footer(_VYOS_1_5_VERSIONS, "1.5-stream-2025-Q1"), True),
 }
 
 
@@ -162,13 +188,32 @@ def _bgp(bgp: RouterBgp, d: Dialect) -> Tree:
     return body
 
 
+def _nat(topo: m.Topology, router: m.Router, d: Dialect) -> Tree:
+    """Masquerade of the racks this router is the gateway of, out of the management interface."""
+    racks = [r for r in topo.racks if r.leaf == router.name]
+    outbound: Tree | str = {"name": MGMT_IFACE} if d.nat_iface_named else MGMT_IFACE
+    rules: Tree = {
+        f"rule {NAT_RULE_BASE + index}": {
+            "description": _quoted(f"{rack.name}-to-outside"),
+            "outbound-interface": outbound,
+            "source": {"address": str(rack.subnet)},
+            "translation": {"address": "masquerade"},
+        }
+        for index, rack in enumerate(racks)
+    }
+    return {"source": rules} if rules else {}
+
+
 def vyos_tree(topo: m.Topology, router: m.Router) -> Tree:
     d = dialect(topo.vyos_version)
     bgp = _bgp(router_bgp(topo, router), d)
-    interfaces: Tree = {f"ethernet {i.name}": {"address": str(i.address)} for i in router.interfaces}
+    interfaces: Tree = {f"ethernet {i.name}": {"address": str(i.address), "mtu": str(FABRIC_MTU)}
+                        for i in router.interfaces}
     interfaces["loopback lo"] = {}
+    nat = _nat(topo, router, d)
     return {
         "interfaces": interfaces,
+        **({"nat": nat} if nat else {}),
         "protocols": {"bgp": bgp} if d.system_as else {f"bgp {router.asn}": bgp},
         "service": {"ssh": {"port": "22"}},
         "system": {

@@ -166,3 +166,33 @@ class FakeBridges:
     def delete(self, name: str) -> None:
         self.ops.append(("delete", name))
         self.present.discard(name)
+
+
+# -- what VyOS's op-mode commands print, for a router of a topology ---------------------------------
+
+def vyos_show_interfaces(router, up: bool = True, missing: tuple[str, ...] = ()) -> str:
+    """`show interfaces` as VyOS 1.4/1.5 prints it: every fabric interface with its address and S/L."""
+    lines = ["Codes: S - State, L - Link, u - Up, D - Down, A - Admin Down",
+             "Interface    IP Address         MAC                VRF        MTU  S/L    Description",
+             "-----------  -----------------  -----------------  -------  -----  -----  -------------",
+             "eth0         172.20.20.3/24     aa:c1:ab:00:00:01  default   1500  u/u"]
+    for index, iface in enumerate(router.interfaces, 2):
+        address = "-" if iface.name in missing else str(iface.address)
+        lines.append(f"{iface.name:<12} {address:<18} aa:c1:ab:00:00:{index:02x}  default   1500  "
+                     f"{'u/u' if up else 'u/D'}")
+    lines += ["lo           127.0.0.1/8        00:00:00:00:00:00  default  65536  u/u", "             ::1/128"]
+    return "\n".join(lines) + "\n"
+
+
+def frr_bgp_summary(router_id: str, asn: int, neighbors, established: bool = True) -> str:
+    """FRR's `show ip bgp summary` table; `neighbors` are fabric.Neighbor values."""
+    lines = ["", "IPv4 Unicast Summary (VRF default):",
+             f"BGP router identifier {router_id}, local AS number {asn} vrf-id 0", "BGP table version 6", "",
+             "Neighbor        V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc"]
+    for n in neighbors:
+        up = established and n.kind == "fabric"  # rack nodes connect only once Calico runs
+        lines.append(f"{str(n.address):<15} 4 {n.remote_as:>10} {12 if up else 0:>9} {14 if up else 0:>9} "
+                     f"{6 if up else 0:>8} {0:>4} {0:>4} {'00:00:08' if up else 'never':>8} "
+                     f"{'3' if up else 'Active':>12} {6 if up else 0:>8} {n.description}")
+    lines += ["", f"Total number of neighbors {len(lines) - 6}"]
+    return "\n".join(lines) + "\n"
