@@ -4,6 +4,13 @@ Error messages must name the file and the line of the offending field, so the
 loader keeps PyYAML's node marks: mappings become `LocMap` (a dict that knows
 its own line and the line of each key) and sequences become `LocList`.
 Scalars are plain Python values resolved with the safe constructor.
+
+Hostile or unusual input ends in one `file:line` error, never a traceback or an
+unbounded run: tags (`!Ref`, `!!python/name:`) are refused, nesting is limited
+to MAX_DEPTH levels (checked on the event stream before PyYAML's recursive
+composer runs), aliases may expand to MAX_VALUES values in all (a 271-byte
+"billion laughs" file otherwise takes 3 GB), bytes must be UTF-8. Merge keys
+(`<<: *defaults`) are supported: keys written in the mapping win.
 """
 
 from __future__ import annotations
@@ -39,46 +46,165 @@ class LocList(list):
 
 _constructor = yaml.constructor.SafeConstructor()
 
+MAX_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 100  # nested mappings/lists; PyYAML's composer recurses once per level
+MAX_VALUES = 200_000  # values after alias expansion: an "alias bomb" stops here, in bounded time
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
-def _convert(node: yaml.Node, file: str, error: type[InputError] = InputError) -> Any:
-    if isinstance(node, yaml.MappingNode):
+
+def _decode(raw: bytes, file: str, error) -> str:
+    if len(raw) > MAX_BYTES:
+        raise error(file, "", f"file is too large ({len(raw)} bytes; at most {MAX_BYTES})")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise error(file, "", f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}): "
+                              "save the file as UTF-8", line) from None
+
+
+def _yaml_error(exc: Exception, text: str, file: str, error) -> Exception:
+    """Any PyYAML error as `error` with the line it names."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text[:exc.position].count("\n") + 1
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return error(file, "", f"YAML syntax error: character U+{char:04X} is not allowed in YAML", line)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return error(file, "", f"YAML syntax error: {problem}" + (f" ({context})" if context else ""), line)
+
+
+def _precheck(text: str, file: str, error) -> None:
+    """One pass over PyYAML's events (an iterative parser, no recursion) before composing:
+    refuses excessive nesting and tags with the line, in time linear in the text."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        tag = getattr(event, "tag", None)
+        if tag is not None and isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            raise error(file, "", f"YAML tags such as '{tag}' are not supported: write the plain value",
+                        event.start_mark.line + 1)
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise error(file, "", f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def _empty(node: yaml.Node | None) -> bool:
+    # An empty document (a trailing `---`) composes to a null scalar with no text.
+    return node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.value == "")
+
+
+def _compose_all(text: str, file: str, error) -> list[yaml.Node]:
+    try:
+        _precheck(text, file, error)
+        return [node for node in yaml.compose_all(text, Loader=yaml.SafeLoader) if not _empty(node)]
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, file, error) from None
+    except RecursionError:  # the precheck bounds nesting; this is the last line of defence
+        raise error(file, "", f"nested more than {MAX_DEPTH} levels deep") from None
+
+
+class _Converter:
+    """Composed YAML nodes to LocMap/LocList/scalars, counting every value it produces, so
+    aliases that expand exponentially or refer to themselves end in an error, not in memory."""
+
+    def __init__(self, file: str, error):
+        self.file, self.error, self.values = file, error, 0
+
+    def _line(self, node: yaml.Node) -> int:
+        return node.start_mark.line + 1
+
+    def convert(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.error(self.file, "", f"the document expands to more than {MAX_VALUES} values "
+                             "(anchors and aliases, *name, repeated inside each other?)", self._line(node))
+        if depth > MAX_DEPTH:
+            raise self.error(self.file, "", f"nested more than {MAX_DEPTH} levels deep "
+                             "(an alias inside the value it names?)", self._line(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, depth)
+        if isinstance(node, yaml.SequenceNode):
+            seq = LocList(self.convert(item, depth + 1) for item in node.value)
+            seq.line = self._line(node)
+            seq.item_lines = [self._line(item) for item in node.value]
+            return seq
+        try:
+            return _constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise self.error(self.file, "", f"cannot read this value: {problem}", self._line(node)) from None
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> LocMap:
         out = LocMap()
-        out.line = node.start_mark.line + 1
+        out.line = self._line(node)
         out.key_lines = {}
+        merged: list[tuple[str, Any, int]] = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise error(file, "", "mapping keys must be plain strings", key_node.start_mark.line + 1)
-            key = str(_constructor.construct_object(key_node))
+                raise self.error(self.file, "", "mapping keys must be plain strings", self._line(key_node))
+            if key_node.tag == MERGE_TAG:
+                merged += self._merge_sources(value_node, depth)
+                continue
+            key = str(self.convert(key_node, depth + 1))
             if key in out:
-                raise error(file, key, "duplicate key", key_node.start_mark.line + 1)
-            out[key] = _convert(value_node, file, error)
-            out.key_lines[key] = key_node.start_mark.line + 1
+                raise self.error(self.file, key, "duplicate key", self._line(key_node))
+            out[key] = self.convert(value_node, depth + 1)
+            out.key_lines[key] = self._line(key_node)
+        # YAML merge keys (`<<: *base`): keys written here win, then the first source that has the key.
+        for key, value, line in merged:
+            if key not in out:
+                out[key] = value
+                out.key_lines[key] = line
         return out
-    if isinstance(node, yaml.SequenceNode):
-        seq = LocList(_convert(item, file, error) for item in node.value)
-        seq.line = node.start_mark.line + 1
-        seq.item_lines = [item.start_mark.line + 1 for item in node.value]
-        return seq
-    return _constructor.construct_object(node)
+
+    def _merge_sources(self, value_node: yaml.Node, depth: int) -> list[tuple[str, Any, int]]:
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        found = []
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                raise self.error(self.file, "<<", "a merge key takes a mapping or a list of mappings "
+                                 "(like `<<: *defaults`)", self._line(source))
+            converted = self._mapping(source, depth + 1)
+            found += [(k, v, converted.key_line(k)) for k, v in converted.items()]
+        return found
+
+
+def _text(source: str | bytes, file: str, error) -> str:
+    return _decode(source, file, error) if isinstance(source, (bytes, bytearray)) else source
 
 
 def load_located(path: str | Path, error: type[InputError] = InputError) -> Any:
-    """Parse one YAML document with line information; syntax errors become `error`."""
+    """Parse one YAML document with line information; every problem becomes `error` with its line."""
     file = str(path)
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise error(file, "", f"cannot read file: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise error(file, "", f"YAML syntax error: {problem}", line) from None
-    if node is None:
+    nodes = _compose_all(_decode(raw, file, error), file, error)
+    if not nodes:
         raise error(file, "", "file is empty")
-    return _convert(node, file, error)
+    if len(nodes) > 1:
+        raise error(file, "", "expected one YAML document, found more ('---' starts another)", nodes[1].start_mark.line + 1)
+    return _Converter(file, error).convert(nodes[0])
+
+
+def load_located_all(text: str | bytes, source: str, error: type[InputError] = InputError) -> list[LocMap]:
+    """Every document of a multi-document YAML text (e.g. Calico resources), one LocMap each;
+    empty documents are skipped; a document that is not a mapping is an error with its line."""
+    nodes = _compose_all(_text(text, source, error), source, error)
+    converter = _Converter(source, error)  # one budget for the whole text
+    docs = []
+    for index, node in enumerate(nodes, 1):
+        doc = converter.convert(node)
+        if not isinstance(doc, LocMap):
+            raise error(source, "", f"document {index}: expected a mapping, got {_kind(doc)}", node.start_mark.line + 1)
+        docs.append(doc)
+    return docs
 
 
 class Fields:
@@ -148,6 +274,8 @@ class Fields:
 
 def _names(kinds: tuple) -> str:
     names = {str: "a string", int: "a number", float: "a number", bool: "true/false", dict: "a mapping", list: "a list"}
+    if int in kinds and float not in kinds:
+        names[int] = "a whole number"
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 

@@ -128,7 +128,7 @@ BAD = [
     ("bad peering mode", "peering: rack-leaf", "peering: ibgp-everything", "calico.peering", "not a peering mode", "peering: ibgp"),
     ("not a network", "pod_subnet: 10.244.0.0/16", "pod_subnet: 10.244.0.1/16", "cluster.pod_subnet", "not a valid IPv4 network", "pod_subnet"),
     ("pod subnet overlaps fabric", "pod_subnet: 10.244.0.0/16", "pod_subnet: 10.1.0.0/16", "cluster.pod_subnet", "overlaps", "pod_subnet"),
-    ("boolean where a number belongs", "asn: 500", "asn: true", "fabric.routers.spine0.asn", "expected a number, got a boolean", "asn: true"),
+    ("boolean where a number belongs", "asn: 500", "asn: true", "fabric.routers.spine0.asn", "expected a whole number, got a boolean", "asn: true"),
     ("unconnected interface", "interfaces: {eth1: 10.1.10.2/24, eth2: 10.1.34.2/24}",
      "interfaces: {eth1: 10.1.10.2/24, eth2: 10.1.34.2/24, eth9: 10.9.9.1/24}",
      "fabric.routers.spine0.interfaces.eth9", "not connected by any link", None),
