@@ -292,13 +292,3 @@ def _kind(value: Any) -> str:
         return f"the number {value}"
     return f"'{value}'"
 
-
-def load_located_all(text: str, source: str, error: type[InputError] = InputError) -> list:
-    """Every non-empty document of a YAML stream, with line information (LocMap/LocList); errors become `error`."""
-    try:
-        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader) if n is not None]
-        return [_convert(node, source, error) for node in nodes]
-    except yaml.YAMLError as exc:  # syntax, or a value the safe constructor refuses (a tag such as !Ref)
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise error(source, "", f"YAML syntax error: {problem}", mark.line + 1 if mark else None) from None

@@ -53,7 +53,7 @@ BAD = [
     ("apiVersion: projectcalico.org/v3\nkind: Node\nmetadata:\n  name: n\n  nmae: x\n", 5, "metadata.nmae", "did you mean 'name'"),
     ("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: x}\n", 2, "kind", "unsupported kind"),
     ("apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata:\n  name: p\nspec: {peerIP: [\n", None, "", "YAML syntax error"),
-    (PEER + "  peerIP: 10.0.0.1\n  asNumber: !Ref 500\n", 7, "", "constructor for the tag '!Ref'"),
+    (PEER + "  peerIP: 10.0.0.1\n  asNumber: !Ref 500\n", 7, "", "YAML tags such as '!Ref' are not supported"),
 ]
 
 

@@ -94,7 +94,7 @@ def test_each_node_gets_its_role_image_node_ip_and_labels(topology):
         args = patch["nodeRegistration"]["kubeletExtraArgs"]
         assert args["node-ip"] == str(node.ip.ip)
         labels = dict(item.split("=", 1) for item in args["node-labels"].split(","))
-        assert labels == dict(node.labels) and labels["rack"] == node.rack
+        assert labels == dict(node.labels) and labels["rack"] == node.labels.get("rack", node.rack)
 
 
 def test_reference_lab_kind_config():
