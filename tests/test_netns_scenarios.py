@@ -21,7 +21,7 @@ from lab.scenarios.model import list_scenarios, load_scenario
 from lab.scenarios.runner import run_scenario
 from netns_helpers import host_snapshot, lab_leftovers, quiet, requires_netns, unique
 
-pytestmark = requires_netns
+pytestmark = [requires_netns, pytest.mark.netns]
 REPO = Path(__file__).resolve().parent.parent
 
 

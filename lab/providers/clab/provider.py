@@ -151,9 +151,14 @@ class ClabProvider(Provider):
     def ops(self) -> ClabOps:
         return ClabOps(self.ctx, self.access())
 
-    def calicoctl(self, argv: list[str], out: TextIO, stdin: str | None = None) -> int:
-        """The real calicoctl on this lab (lab-local kubeconfig, --allow-version-mismatch); its exit code."""
-        return self.ops().calicoctl(argv, out, stdin)
+    def calicoctl(self, argv, out: TextIO, stdin=None, files: dict[str, str] | None = None) -> int:
+        """The real calicoctl on this lab (lab-local kubeconfig, --allow-version-mismatch); its exit code.
+        `stdin`: text or a file for `-f -`; `files` (recorded inputs, as the contract allows) are
+        not supported here: the real calicoctl reads real files."""
+        if files:
+            raise LabError("the clab provider runs the real calicoctl: give real files, not recorded inputs")
+        text = stdin.read() if hasattr(stdin, "read") and "-" in list(argv) else (stdin if isinstance(stdin, str) else None)
+        return self.ops().calicoctl(list(argv), out, text)
 
     def kubectl(self, argv: list[str], out: TextIO, stdin: str | None = None) -> int:
         """The real kubectl on this lab's kubeconfig and context; its exit code."""
@@ -164,6 +169,16 @@ class ClabProvider(Provider):
 
     def recreate_pods(self, node: str | None = None) -> list[PodRow]:
         return self.ops().recreate_pods(node)
+
+    def change_pods(self, *, recreate_pods: bool = False, node: str | None = None, all_pods: bool = False,
+                    add: str | None = None, delete: str | None = None, out: TextIO = sys.stdout) -> int:
+        """lab.pods on the clab lab: the demo DaemonSet's pods (one per node: no --add/--delete)."""
+        if add or delete:
+            raise LabError("the clab lab runs the demo workload as a DaemonSet: one pod per node, "
+                           "so --add/--delete do not apply (use kubectl through `lab.exec`)")
+        rows = self.recreate_pods(None if all_pods else node) if recreate_pods else self.pods_list()
+        out.write("".join(f"{r.name}  {r.node}  {r.ip}\n" for r in rows))
+        return 0
 
     def pods(self):
         from ...checks.base import PodInfo
@@ -187,6 +202,40 @@ class ClabProvider(Provider):
 
     def set_service_cluster_ips(self, cidrs: Sequence[str]) -> None:
         self.ops().set_service_cluster_ips(cidrs)
+
+    # -- the rest of the provider contract (lab/contract.py) ------------------------------
+    # Faults beyond link up/down have no clab equivalent here yet: each refuses with one line.
+
+    def _no_fault(self, what: str) -> str:
+        raise LabError(f"{what} is not available on the clab provider yet (netns only); "
+                       "use `invoke lab.exec` with docker's own tools")
+
+    def stop(self, target: str, kill: bool = False) -> str:
+        return self._no_fault("lab.stop")
+
+    def start(self, target: str) -> str:
+        return self._no_fault("lab.start")
+
+    def netem(self, target: str, iface: str, delay_ms: float = 0.0, jitter_ms: float = 0.0,
+              loss_pct: float = 0.0) -> str:
+        return self._no_fault("lab.netem")
+
+    def clear_netem(self, target: str, iface: str) -> str:
+        return self._no_fault("lab.netem --clear")
+
+    def apply_fault(self, method: str, *args, **kwargs) -> str:
+        if method not in ("link", "stop", "start", "netem", "clear_netem"):
+            raise LabError(f"unknown fault '{method}'")
+        return getattr(self, method)(*args, **kwargs)
+
+    def journal_add(self, kind: str, what: str, **undo) -> str | None:
+        return None  # the clab lab's temporary changes are not journaled (its checks restore them)
+
+    def journal_done(self, entry_id: str | None) -> None:
+        return None
+
+    def dead_daemons(self) -> list[str]:
+        return []  # its daemons run in containers that docker restarts; the checks see what they see
 
 
 class _Progress:
