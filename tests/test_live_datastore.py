@@ -402,3 +402,14 @@ def test_unknown_kind_in_a_file_is_an_error(store):
     widget = "apiVersion: projectcalico.org/v3\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
     with pytest.raises(LabError, match="Widget"):
         run(store, "apply", "-f", "w.yaml", **{"w.yaml": widget})
+
+
+def test_a_field_newer_than_the_labs_calico_is_refused_as_that_release_would(tmp_path):
+    old = Store(tmp_path / "old", version="v3.23.5")
+    docs = [d for d in yaml.safe_load_all(BASE)]
+    old.seed(docs, initial_state(parse_resources(BASE, "base"), []), "base.yaml")
+    ttl = PEER.replace("spec: {", "spec: {ttlSecurity: 1, ")
+    before = old.snapshot()
+    with pytest.raises(LabError, match="added in v3.25"):
+        ctl.run(["apply", "-f", "p.yaml"], before, files(**{"p.yaml": ttl}), old.version)
+    assert ctl.run(["apply", "-f", "p.yaml"], before, files(**{"p.yaml": ttl}), "v3.31.3").changed

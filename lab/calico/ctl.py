@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 VERBS = ("apply", "create", "replace", "delete", "get", "patch", "label", "ipam")
 
 
-def run(argv: Sequence[str], snap: Snapshot, read: Reader) -> Outcome:
+def run(argv: Sequence[str], snap: Snapshot, read: Reader, version: str | None = None) -> Outcome:
+    """`version`: the lab's Calico release (fields newer than it are refused, as its calicoctl would)."""
     # Accepted and ignored: the clab provider passes it to the real calicoctl.
     argv = [a for a in argv if a != "--allow-version-mismatch"]
     if not argv:
@@ -96,29 +97,29 @@ def run(argv: Sequence[str], snap: Snapshot, read: Reader) -> Outcome:
         raise LabError(f"calicoctl: unknown command '{argv[0]}' (lab.calicoctl knows: {', '.join(VERBS)})")
     args = _parser().parse_args(list(argv))
     if args.verb in ("apply", "create", "replace"):
-        return _write(args.verb, _read_documents(args.filename, read), snap)
+        return _write(args.verb, _read_documents(args.filename, read, version), snap, version)
     if args.verb == "delete":
-        return _delete(args, snap, read)
+        return _delete(args, snap, read, version)
     if args.verb == "get":
         return _get(args, snap)
     if args.verb == "patch":
-        return _patch(args, snap)
+        return _patch(args, snap, version)
     if args.verb == "label":
-        return _label(args, snap)
+        return _label(args, snap, version)
     return Outcome(ipam_table(snap, show_blocks=args.show_blocks))
 
 
 # -- input ----------------------------------------------------------------------------------
 
-def _read_documents(target: str, read: Reader) -> list[tuple[dict, str]]:
+def _read_documents(target: str, read: Reader, version: str | None = None) -> list[tuple[dict, str]]:
     """(document, where) pairs from a file, a directory or stdin; validated strictly first."""
     if target != "-" and Path(target).is_dir():
         files = sorted(p for p in Path(target).iterdir() if p.suffix in (".yaml", ".yml", ".json"))
         if not files:
             raise LabError(f"{target}: no .yaml/.yml/.json files in this directory")
-        return [doc for f in files for doc in _read_documents(str(f), read)]
+        return [doc for f in files for doc in _read_documents(str(f), read, version)]
     text, source = read(target)
-    parse_resources(text, source)  # strict decode: file, line, field and problem, before anything changes
+    parse_resources(text, source, version=version)  # strict decode: file, line, field and problem, before anything changes
     out = []
     for index, data in enumerate(d for d in yaml.safe_load_all(text) if d is not None):
         items = data.get("items") if str(data.get("kind", "")).endswith("List") else None
@@ -147,7 +148,7 @@ def _fail(action: str, kinds: set[str], problem: str) -> LabError:
 
 # -- verbs ----------------------------------------------------------------------------------
 
-def _write(verb: str, docs: list[tuple[dict, str]], snap: Snapshot) -> Outcome:
+def _write(verb: str, docs: list[tuple[dict, str]], snap: Snapshot, version: str | None = None) -> Outcome:
     after = copy.deepcopy(snap)
     revision = snap.revision + 1
     changes = []
@@ -173,7 +174,7 @@ def _write(verb: str, docs: list[tuple[dict, str]], snap: Snapshot) -> Outcome:
             after.documents.append(new)
         changes.append(Change("created" if current is None else "replaced", kind, name))
     past = {"apply": "applied", "create": "created", "replace": "replaced"}[verb]
-    return _outcome(snap, after, changes, _summary(past, changes))
+    return _outcome(snap, after, changes, _summary(past, changes), version)
 
 
 def _check_immutable(current: dict | None, doc: dict, where: str) -> None:
@@ -195,9 +196,9 @@ def _check_overlap(snap: Snapshot, doc: dict, where: str) -> None:
                            f"IPPool({other['metadata']['name']}) CIDR {other['spec']['cidr']}")
 
 
-def _delete(args, snap: Snapshot, read: Reader) -> Outcome:
+def _delete(args, snap: Snapshot, read: Reader, version: str | None = None) -> Outcome:
     if args.filename:
-        targets = [(d["kind"], d["metadata"]["name"], w) for d, w in _read_documents(args.filename, read)]
+        targets = [(d["kind"], d["metadata"]["name"], w) for d, w in _read_documents(args.filename, read, version)]
     elif args.kind and args.names:
         kind = canonical_kind(args.kind)
         targets = [(kind, name, "command line") for name in args.names]
@@ -214,7 +215,8 @@ def _delete(args, snap: Snapshot, read: Reader) -> Outcome:
                         f"resource does not exist: {_ref(kind, name)} ({where}); nothing was changed")
         after.documents.remove(current)
         changes.append(Change("deleted", kind, name))
-    return _outcome(snap, after, changes, _summary("deleted", changes) if changes else "No resources deleted\n")
+    return _outcome(snap, after, changes, _summary("deleted", changes) if changes else "No resources deleted\n",
+                    version)
 
 
 def _get(args, snap: Snapshot) -> Outcome:
@@ -255,7 +257,7 @@ def merge_patch(target, patch):
     return out
 
 
-def _patch(args, snap: Snapshot) -> Outcome:
+def _patch(args, snap: Snapshot, version: str | None = None) -> Outcome:
     kind = canonical_kind(args.kind)
     current = snap.find(kind, args.name)
     if current is None:
@@ -273,19 +275,19 @@ def _patch(args, snap: Snapshot) -> Outcome:
         raise LabError("calicoctl patch: the patch may not change metadata.name")
     patched = merge_patch(current, patch)
     where = f"patch of {_ref(kind, args.name)}"
-    _validate_one(patched, where)
+    _validate_one(patched, where, version)
     _check_immutable(current, patched, where)
     after = copy.deepcopy(snap)
     after.documents[after.documents.index(current)] = stamp(normalise(patched), current, snap.revision + 1)
     changes = [Change("patched", kind, args.name)]
-    return _outcome(snap, after, changes, f"Successfully patched 1 '{kind}' resource\n")
+    return _outcome(snap, after, changes, f"Successfully patched 1 '{kind}' resource\n", version)
 
 
-def _validate_one(doc: dict, where: str) -> None:
-    parse_resources(documents_yaml([doc]), where)
+def _validate_one(doc: dict, where: str, version: str | None = None) -> None:
+    parse_resources(documents_yaml([doc]), where, version=version)
 
 
-def _label(args, snap: Snapshot) -> Outcome:
+def _label(args, snap: Snapshot, version: str | None = None) -> Outcome:
     kind = canonical_kind(args.kind)
     if kind != "Node":
         raise LabError("calicoctl label: only nodes can be labelled (`calicoctl label nodes NAME key=value`)")
@@ -312,16 +314,17 @@ def _label(args, snap: Snapshot) -> Outcome:
         message = f"Successfully set label {key} on nodes {args.name}\n"
     if not labels:
         node["metadata"].pop("labels")
-    _validate_one(node, f"label of Node({args.name})")
+    _validate_one(node, f"label of Node({args.name})", version)
     after = copy.deepcopy(snap)
     after.documents[after.documents.index(current)] = stamp(node, current, snap.revision + 1)
-    return _outcome(snap, after, [Change("labelled", kind, args.name)], message)
+    return _outcome(snap, after, [Change("labelled", kind, args.name)], message, version)
 
 
-def _outcome(before: Snapshot, after: Snapshot, changes: list[Change], text: str) -> Outcome:
+def _outcome(before: Snapshot, after: Snapshot, changes: list[Change], text: str,
+             version: str | None = None) -> Outcome:
     after.documents.sort(key=lambda d: (kind_order(d["kind"]), d["metadata"]["name"]))
     if not changes:
         return Outcome(text)
-    old = {str(f) for f in lint(decode(before.documents, "datastore"))}
-    new = [str(f) for f in lint(decode(after.documents, "the datastore after this change"))]
+    old = {str(f) for f in lint(decode(before.documents, "datastore", version))}
+    new = [str(f) for f in lint(decode(after.documents, "the datastore after this change", version))]
     return Outcome(text, after, changes, [f for f in new if f not in old])

@@ -99,8 +99,10 @@ class Store:
 
     FILE = "store.json"
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, version: str | None = None):
+        """`version`: the lab's Calico release; documents are decoded as that release would."""
         self.directory = Path(directory)
+        self.version = version
         self.path = self.directory / self.FILE
         self._cache: tuple[float, int, Snapshot] | None = None
         self._rs: tuple[int, ResourceSet] | None = None
@@ -137,7 +139,7 @@ class Store:
     def resources(self) -> ResourceSet:
         snap = self.snapshot()
         if self._rs is None or self._rs[0] != snap.revision:
-            self._rs = (snap.revision, decode(snap.documents, str(self.path)))
+            self._rs = (snap.revision, decode(snap.documents, str(self.path), self.version))
         return self._rs[1]
 
     def ipam(self) -> IpamState:
@@ -152,7 +154,7 @@ class Store:
         """The lab's first contents: the topology's resources (and its extra files)."""
         snap = Snapshot(0, [], IpamState())
         stamped = [stamp(normalise(d), None, 1) for d in documents]
-        decode(stamped, source)
+        decode(stamped, source, self.version)
         snap.documents, snap.ipam, snap.revision = stamped, ipam, 1
         # The seed itself is in the log, so a bug bundle can rebuild the lab's first state.
         replay = {"kind": "seed", "documents": copy.deepcopy(stamped), "ipam": ipam.as_json()}
@@ -169,7 +171,7 @@ class Store:
         if current != before.revision:
             raise LabError(f"the datastore changed while this command ran (revision {before.revision} -> {current}): "
                            "run the command again")
-        decode(after.documents, str(self.path))
+        decode(after.documents, str(self.path), self.version)
         after.revision = before.revision + 1
         after.history = before.history + [_entry(command, [str(c) for c in changes], after.revision, replay)]
         self._write(after)
@@ -215,17 +217,17 @@ def _atomic_write(path: Path, text: str) -> None:
 _DECODED: dict[str, ResourceSet] = {}
 
 
-def decode(documents: Sequence[dict], source: str) -> ResourceSet:
+def decode(documents: Sequence[dict], source: str, version: str | None = None) -> ResourceSet:
     """Strictly decode a whole document set (the datastore's own validity check).
 
     One command decodes the same contents several times (lint before and after, the
     commit's own check, the reconcile); the results are kept per exact content (a few
     entries: a command sees at most two contents)."""
-    key = json.dumps(documents, sort_keys=True)  # only valid sets are kept: errors name their source
+    key = json.dumps([version, documents], sort_keys=True)  # only valid sets are kept: errors name their source
     if key not in _DECODED:
         if len(_DECODED) > 8:
             _DECODED.clear()
-        _DECODED[key] = parse_resources(documents_yaml(documents), source)
+        _DECODED[key] = parse_resources(documents_yaml(documents), source, version=version)
     return _DECODED[key]
 
 

@@ -60,14 +60,14 @@ def calicoctl(lab, argv: Sequence[str], out: TextIO, stdin: TextIO = sys.stdin,
         inputs[target] = text
         return text, source
 
-    outcome = ctl.run(list(argv), before, recording)
+    outcome = ctl.run(list(argv), before, recording, store.version)
     if outcome.after is None:  # a read-only verb
         out.write(outcome.text)
         return 0
     for finding in outcome.findings:
         out.write(f"lint: {finding}\n")
     after = outcome.after
-    rs = decode(after.documents, "the datastore after this change")
+    rs = decode(after.documents, "the datastore after this change", store.version)
     check_netns_limits(lab, before, after)
     after.ipam = reconcile_pools(after.ipam, rs)
     replay = {"kind": "calicoctl", "argv": list(argv), "inputs": inputs}
@@ -116,7 +116,7 @@ def pods(lab, *, recreate_pods: bool = False, node: str | None = None, all_pods:
          add: str | None = None, delete: str | None = None, out: TextIO = sys.stdout) -> int:
     store = lab.store()
     before = store.snapshot()
-    rs = decode(before.documents, str(store.path))
+    rs = decode(before.documents, str(store.path), store.version)
     state = before.ipam
     changes: list[str] = []
     if recreate_pods:

@@ -78,7 +78,7 @@ class NetnsProvider(LabActivity, Provider):
 
     def store(self) -> Store:
         """The lab's datastore: the Calico resources in force and its IPAM state."""
-        return Store(self.run_dir / "calico")
+        return Store(self.run_dir / "calico", self.topo.calico.version)
 
     @property
     def blueprint(self) -> Blueprint:
@@ -132,7 +132,7 @@ class NetnsProvider(LabActivity, Provider):
         require_root()
         require_binaries(BINARIES)
         self._seed = seed
-        bp = build_blueprint(self.topo, self.lab_name, decode(seed[0], "the seed") if seed else None,
+        bp = build_blueprint(self.topo, self.lab_name, decode(seed[0], "the seed", self.topo.calico.version) if seed else None,
                              seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
