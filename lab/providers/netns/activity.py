@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence, TextIO
 
@@ -19,6 +18,7 @@ from ...errors import LabError
 from ...exec import Result
 from . import journal, procs
 from .state import LabState
+from ..waits import wait_for_line as _wait_for_line, wait_until_quiet as _wait_until_quiet
 
 CAPTURE_LIMIT = 300.0  # seconds a tcpdump may run at most, whatever happens to its command
 
@@ -126,34 +126,4 @@ class LabActivity:
                 spawned.stop()
 
 
-def _wait_until_quiet(paths: Sequence[Path], deadline: float = 2.0, quiet_for: float = 0.1) -> None:
-    """Wait until capture files stop growing: the last packets reach the file before the stop."""
-    end = time.monotonic() + deadline
-    sizes, stable_since = None, time.monotonic()
-    while time.monotonic() < end:
-        now = [p.stat().st_size if p.exists() else 0 for p in paths]
-        if now != sizes:
-            sizes, stable_since = now, time.monotonic()
-        elif time.monotonic() - stable_since >= quiet_for:
-            return
-        time.sleep(0.02)
-
-
-def _wait_for_line(spawned, log_path: Path, prefix: str, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            for line in Path(log_path).read_text(errors="replace").splitlines():
-                if prefix in line:
-                    return
-        except OSError:
-            pass
-        if not spawned.alive():
-            break
-        time.sleep(0.01)
-    result = spawned.stop()
-    raise LabError(f"{' '.join(result.argv[:3])}... did not print '{prefix}' within {deadline:.0f}s: "
-                   f"{(result.stdout + result.stderr).strip()[-300:]}")
-
-
-__all__ = ["LabActivity", "Journaled", "_wait_for_line", "_wait_until_quiet"]
+__all__ = ["LabActivity", "Journaled"]

@@ -31,7 +31,7 @@ from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
 from . import live, netlink
-from .activity import LabActivity, _wait_for_line, _wait_until_quiet  # noqa: F401 (clab uses them)
+from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
