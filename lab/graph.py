@@ -145,7 +145,7 @@ class _Drawing:
             a, b = link.a, link.b
             if self.topo.router(a.node).role == m.LEAF and self.topo.router(b.node).role == m.SPINE:
                 a, b = b, a  # spines above leaves: dot ranks the tail above the head
-            subnet = self.topo.router(a.node).iface(a.iface).address.network
+            subnet = self.topo.router(a.node).iface(a.port).address.network
             self.g.edge(f"router_{a.node}:{a.iface}:s", f"router_{b.node}:{b.iface}:n",
                         label=f'<<FONT COLOR="#6B7785">{esc(subnet)}</FONT>>', _attributes=LINK_CLASS)
 

@@ -82,6 +82,13 @@ class Endpoint:
     def is_bridge(self) -> bool:
         return self.iface is None
 
+    @property
+    def port(self) -> str:
+        """The interface of a router end; asking a bridge end for one is a bug in the caller."""
+        if self.iface is None:
+            raise ValueError(f"{self.node} is a bridge end of a link: it has no interface")
+        return self.iface
+
     def __str__(self) -> str:
         return self.node if self.iface is None else f"{self.node}:{self.iface}"
 

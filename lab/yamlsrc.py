@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import yaml
 
@@ -76,6 +76,15 @@ def _yaml_error(exc: Exception, text: str, file: str, error) -> Exception:
     return error(file, "", f"YAML syntax error: {problem}" + (f" ({context})" if context else ""), line)
 
 
+
+class _Mark(Protocol):  # yaml.Mark, pure-Python or libyaml's
+    line: int
+
+
+def _line(mark: _Mark | None) -> int | None:
+    """The 1-based line of a PyYAML mark (events from the parser always carry one)."""
+    return None if mark is None else mark.line + 1
+
 def _precheck(text: str, file: str, error) -> None:
     """One pass over PyYAML's events (an iterative parser, no recursion) before composing:
     refuses excessive nesting and tags with the line, in time linear in the text."""
@@ -84,11 +93,11 @@ def _precheck(text: str, file: str, error) -> None:
         tag = getattr(event, "tag", None)
         if tag is not None and isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             raise error(file, "", f"YAML tags such as '{tag}' are not supported: write the plain value",
-                        event.start_mark.line + 1)
+                        _line(event.start_mark))
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise error(file, "", f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
+                raise error(file, "", f"nested more than {MAX_DEPTH} levels deep", _line(event.start_mark))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
 
@@ -231,7 +240,7 @@ class Fields:
             return self.data.key_line(key)
         return getattr(self.data, "line", None)
 
-    def fail(self, key: str | None, problem: str):
+    def fail(self, key: str | None, problem: str) -> NoReturn:
         raise self.error(self.file, self.path(key) if key else self.where, problem, self.line(key))
 
     def has(self, key: str) -> bool:

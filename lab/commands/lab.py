@@ -13,12 +13,15 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Iterator, Sequence, TextIO, TypeGuard
 
 from ..errors import LabError
 from ..loader import load_topology, resolve_topology_path
+from ..contract import LabProvider as Provider
 from ..names import check_lab_name
-from ..providers.base import Provider
+
+if TYPE_CHECKING:
+    from ..providers.netns.provider import NetnsProvider
 
 PROVIDERS = ("netns", "clab")
 
@@ -29,7 +32,7 @@ def _lab_name(topology: str | None, name: str | None) -> str:
     return load_topology(topology).name
 
 
-def _is_netns(lab: Provider) -> bool:
+def is_netns(lab: Provider) -> TypeGuard[NetnsProvider]:
     from ..providers.netns.provider import NetnsProvider
 
     return isinstance(lab, NetnsProvider)
@@ -39,7 +42,7 @@ def _is_netns(lab: Provider) -> bool:
 def changing(lab: Provider, command: str, out: TextIO, wait: float | None = None) -> Iterator[None]:
     """Hold the lab's lock while `command` changes it, after undoing what an interrupted
     command left (its journal). Other providers keep their own state: nothing to do."""
-    if not _is_netns(lab):
+    if not is_netns(lab):
         yield
         return
     from ..providers.netns.lock import lab_lock
@@ -54,7 +57,7 @@ def changing(lab: Provider, command: str, out: TextIO, wait: float | None = None
         yield
 
 
-def _restore(lab: Provider, out: TextIO) -> None:
+def _restore(lab: NetnsProvider, out: TextIO) -> None:
     from ..providers.netns.provider import NetnsProvider
 
     if not (lab.run_dir / "topology.yaml").is_file():
@@ -63,7 +66,7 @@ def _restore(lab: Provider, out: TextIO) -> None:
     built = lab if Path(lab.topo.source) == lab.run_dir / "topology.yaml" else NetnsProvider.attach(lab.lab_name, lab.run_dir.parent)
     built.command = getattr(lab, "command", "")
     if built.restore_journal(out):
-        lab._rs, lab._blueprint = None, None  # the resources in force may have changed back
+        lab._blueprint = None  # the resources in force may have changed back
 
 
 def open_provider(provider: str, topology: str | None, name: str | None, *, for_up: bool = False,
@@ -110,7 +113,7 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
 
 
 def _interrupted_up(lab: Provider, out: TextIO) -> None:
-    if not getattr(lab, "built_something", False):
+    if not is_netns(lab) or not getattr(lab, "built_something", False):  # only a netns `up` builds here
         raise LabError(f"interrupted before lab {lab.lab_name} was changed: nothing to remove") from None
     from ..providers.netns.provider import remove_lab
 
@@ -200,7 +203,7 @@ def status(topology: str | None, provider: str, name: str | None, as_json: bool 
 def _restore_if_free(lab: Provider, out: TextIO) -> None:
     """A reading command heals what an interrupted command left if nobody holds the lab now;
     if a command does, it says so (what follows may show that command's temporary changes)."""
-    if not _is_netns(lab):
+    if not is_netns(lab):
         return
     from ..providers.netns.lock import LabBusy
 
@@ -286,7 +289,12 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
         started = time.monotonic()
         out.write(f"lab.test on {lab.lab_name} ({provider}): {', '.join(names)}\n")
         out.flush()
-        results = run_checks(Context(lab), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
+
+        def show(result) -> None:
+            out.write(line(result) + "\n")
+            out.flush()
+
+        results = run_checks(Context(lab), names, on_result=show)
         seconds = time.monotonic() - started
     out.write(text_report(results, lab.lab_name, seconds) + "\n")
     if json_path:
@@ -331,7 +339,7 @@ def capture(target: str, iface: str, seconds, topology: str | None, provider: st
     seconds = parse_seconds(seconds)
     lab = open_provider(provider, topology, name)
     _require_up(lab)
-    if _is_netns(lab):
+    if is_netns(lab):
         from ..preflight import require_root
 
         require_root()  # tcpdump inside a lab namespace
@@ -344,7 +352,7 @@ def capture(target: str, iface: str, seconds, topology: str | None, provider: st
         raise LabError(f"--out {path}: cannot create {path.parent}: {exc.strerror}") from None
     _require_writable("--out", str(path))
     # The capture ends by itself a little after `seconds` even if this command is killed.
-    limit = {"limit": seconds + 30} if _is_netns(lab) else {}
+    limit = {"limit": seconds + 30} if is_netns(lab) else {}
     with changing(lab, "lab.capture", out):
         end = time.monotonic() + seconds
         with lab.capture(target, [iface], {iface: path}, bpf, **limit):

@@ -256,11 +256,11 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         if link.to_bridge:
             r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
             rack = topo.rack_of_bridge(b_end.node)
-            port = port_name(r_end.node, r_end.iface)
-            veths.append(Veth(prefix + r_end.node, r_end.iface, bridge_ns[rack.name], port))
+            port = port_name(r_end.node, r_end.port)
+            veths.append(Veth(prefix + r_end.node, r_end.port, bridge_ns[rack.name], port))
             rack_ports[rack.name].append(port)
         else:
-            veths.append(Veth(prefix + link.a.node, link.a.iface, prefix + link.b.node, link.b.iface))
+            veths.append(Veth(prefix + link.a.node, link.a.port, prefix + link.b.node, link.b.port))
 
     def attach(target: str, rack: m.Rack, ip: IPv4Interface) -> str:
         tns = ns(target, NODE if target in node_names else HOST)
