@@ -76,7 +76,9 @@ def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float
     except FileNotFoundError:
         err.write(f"{argv[0]}: command not found\n")
         return 127
-    sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # both are pipes (Popen above)
+    sinks = {stdout.fileno(): out, stderr.fileno(): err}
     # A chunk may end inside a multi-byte character: decode each stream incrementally.
     decoders = {fd: codecs.getincrementaldecoder("utf-8")(errors="replace") for fd in sinks}
     poller = select.poll()
@@ -105,8 +107,8 @@ def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float
         if proc.poll() is None:  # our reader went away (Ctrl-C, closed pipe): do not leave it running
             stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
             proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stdout.close()
+        stderr.close()
 
 
 def _text(value) -> str:

@@ -315,6 +315,8 @@ def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.
         shown = netlink.netem_of(ns, iface)
     finally:
         netlink.close_all()
+    if shown is None:
+        raise LabError(f"{target} {iface}: the netem qdisc is not there after setting it")
     return (f"{target} {iface}: netem delay {shown['delay_ms']:g} ms jitter {shown['jitter_ms']:g} ms "
             f"loss {shown['loss_pct']:g} %")
 

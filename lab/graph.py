@@ -105,8 +105,8 @@ class _Drawing:
         return "true" if self.layer(ia)[0] != self.layer(ib)[0] else "false"
 
     def daemon_silent(self, target: str) -> bool:
-        sessions = (self.observed or {}).get(target)
-        return bool(sessions) and any(o.peer == "?" for o in sessions)
+        sessions = (self.observed or {}).get(target) or []
+        return any(o.peer == "?" for o in sessions)
 
     # -- the physical layer ------------------------------------------------------------------
 

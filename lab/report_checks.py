@@ -25,7 +25,7 @@ def _fact(value) -> str:
 
 
 def check_figures(result: CheckResult) -> tuple:
-    figures = []
+    figures: list[Split | Timeline] = []
     fig = result.figures
     split = fig.get("split")
     if isinstance(split, dict) and split:

@@ -14,7 +14,7 @@ import binascii
 import re
 from ipaddress import ip_address, ip_interface, ip_network
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, overload
 
 from ..errors import ResourceError, SelectorError
 from ..yamlsrc import Fields
@@ -110,6 +110,12 @@ class _F(Fields):
         if not re.fullmatch(f"(?:{_DURATION.pattern})+", value):
             self.fail(key, f"'{value}' is not a duration like 30s, 2m or 1h30m")
         return round(sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(value)))
+
+    @overload
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str: ...
+
+    @overload
+    def choice(self, key: str, choices: tuple[str, ...], default: None = None) -> str | None: ...
 
     def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
         value = self.opt(key, str, default)

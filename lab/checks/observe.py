@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network
 
 from ..calico.status import calico_peer, parse_bird_protocols
 from ..errors import LabError
@@ -68,7 +68,7 @@ def parse_ip_routes(text: str) -> list[KernelRoute]:
         if dst == "default":
             dst = "0.0.0.0/0"
         try:
-            net = ip_network(dst if "/" in dst else f"{dst}/32", strict=False)
+            net = IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)  # `ip -4`: IPv4 only
         except ValueError:
             continue
         gateways = set()

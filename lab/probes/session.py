@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..errors import LabError
 from . import analysis
@@ -83,7 +83,7 @@ class Traffic:
 
     def running(self) -> bool:
         found = self.session()
-        return bool(found) and not found.get("stopped")
+        return found is not None and bool(found) and not found.get("stopped")
 
     def _write(self, data: dict) -> None:
         tmp = self.session_path.with_suffix(".tmp")
@@ -105,7 +105,7 @@ class Traffic:
             old.unlink()
         state = LabState(self.lab.state_path)
         netns = {ns.target: ns.netns for ns in self.lab.blueprint.namespaces}
-        data = {"pairs": [f"{a.name}->{b.name}" for a, b in pairs], "interval_ms": interval, "limit_s": limit,
+        data: dict[str, Any] = {"pairs": [f"{a.name}->{b.name}" for a, b in pairs], "interval_ms": interval, "limit_s": limit,
                 "started": time.time(), "names": {}, "processes": []}
         self._write(data)  # before any process: a crash leaves a session `stop` can still end
         dsts = list(dict.fromkeys(b for _, b in pairs))
