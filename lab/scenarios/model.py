@@ -396,7 +396,8 @@ def _expect(f: Fields) -> Expect:
             r.done()
             specs.append(SessionSpec(peer, ptype, state))
         sessions[node] = tuple(specs)
-    present, absent = {}, {}
+    present: dict[str, tuple[RouteSpec, ...]] = {}
+    absent: dict[str, tuple[RouteSpec, ...]] = {}
     doc = g.opt("routes", dict, LocMap())
     for target, spec in doc.items():
         h = Fields(spec, f"{g.path('routes')}.{target}", f.file, ScenarioError, doc.key_line(target))

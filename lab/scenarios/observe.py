@@ -108,6 +108,7 @@ def judge_sessions(node: str, want: Sequence[SessionSpec], rows: list[StatusRow]
 def expand(spec: RouteSpec, blocks: Mapping[str, set[IPv4Network]], names: Names) -> list[IPv4Network]:
     if spec.dst is not None:
         return [IPv4Network(spec.dst)]
+    assert spec.blocks_of is not None  # the loader requires dst or blocks_of
     node = names.node(spec.blocks_of)
     if node not in blocks:
         raise LabError(f"blocks_of: '{spec.blocks_of}' is not a node of this lab (nodes: {', '.join(blocks)})")

@@ -91,6 +91,7 @@ class Run:
                            round(time.monotonic() - started_mono, 2), figures, problems)
 
     def act(self, step: Step) -> list[str]:
+        assert step.action is not None  # called for a step with an action only
         kind, a = step.action.kind, step.action.args
         lab = self.lab
         buf = io.StringIO()
@@ -135,6 +136,7 @@ class Run:
         from ..checks import routes, sessions
 
         w = step.wait
+        assert w is not None  # called for a step with a wait only
         started = time.monotonic()
         if w.seconds is not None:
             # The scenario asks for time to pass (e.g. a hold timer to expire): that is the point.
@@ -183,7 +185,7 @@ def _indent(text: str) -> str:
 
 
 def run_scenario(scenario: Scenario, lab_name: str | None = None, keep: bool = False,
-                 out: TextIO = None) -> tuple[list[CheckResult], str, float]:
+                 out: TextIO | None = None) -> tuple[list[CheckResult], str, float]:
     """Run every step; returns (one result per step, lab name, seconds)."""
     import sys
 

@@ -68,7 +68,7 @@ def host_tools_container(topo: m.Topology, host: str) -> str:
 class ContainerSpawned:
     """A background command inside a container or pod, stopped by its in-container PID."""
 
-    def __init__(self, argv: Sequence[str], log_path: Path, outer_argv: Sequence[str], kill: Callable[[], None],
+    def __init__(self, argv: Sequence[str], log_path: Path, outer_argv: Sequence[str], kill: Callable[[], object],
                  stderr_path: Path | None = None, exit_deadline: float = 2.0):
         self.kill, self.exit_deadline = kill, exit_deadline
         self.background = Background(argv, log_path, outer_argv, stderr_path=stderr_path)
@@ -126,7 +126,7 @@ class ClabAccess:
             return self.runner.run(self.pod_argv(target, argv), timeout=timeout, check=check)
         raise self._unknown(target)
 
-    def spawn_argv(self, target: str, argv: Sequence[str], pidfile: str) -> tuple[list[str], Callable[[], None]]:
+    def spawn_argv(self, target: str, argv: Sequence[str], pidfile: str) -> tuple[list[str], Callable[[], object]]:
         """The host-side argv that starts argv in target with its PID in pidfile, and how to kill it."""
         wrapped = ["sh", "-c", SPAWN_SCRIPT, pidfile, *argv]
         kill = ["sh", "-c", KILL_SCRIPT, pidfile]

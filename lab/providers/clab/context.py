@@ -19,6 +19,7 @@ from ... import model as m
 from ...errors import LabError
 from ...exec import Result
 from ...runner import Runner
+from .seams import BridgeOps, DockerOps, SshOps
 from .state import STATE_FILE, ClabState
 
 LONG_COMMAND = 1800.0  # seconds a single command may take (image pulls, cluster creation)
@@ -56,9 +57,9 @@ class ClabContext:
     topo: m.Topology  # already renamed for the lab (names.lab_topology)
     out_dir: Path
     runner: Runner
-    docker: object  # hostseams.Docker or seams.DryRunDocker
-    ssh: object  # seams.VyosSsh or seams.DryRunSsh
-    bridges: object  # seams.BridgeOps
+    docker: DockerOps  # hostseams.Docker or seams.DryRunDocker
+    ssh: SshOps  # seams.VyosSsh or seams.DryRunSsh
+    bridges: BridgeOps
     dry_run: bool = False
     port_scope: str = ""
     deadline: float = 600.0
