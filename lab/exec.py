@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence, TextIO
 
+from .deadline import Deadline
 from .errors import LabError
 
 
@@ -84,10 +85,10 @@ def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float
     poller = select.poll()
     for fd in sinks:
         poller.register(fd, select.POLLIN | select.POLLHUP)
-    end = time.monotonic() + timeout
+    end = Deadline.after(timeout)
     try:
         while sinks:
-            remaining = end - time.monotonic()
+            remaining = end.remaining()
             if remaining <= 0:
                 stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
                 err.write(f"timed out after {timeout:g}s\n")
@@ -188,13 +189,13 @@ def _wait_gone(pid: int, starttime: int, pidfd: int | None, wait: float, reap: b
     if pidfd is not None:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-    end = time.monotonic() + wait
+    end = Deadline.after(wait)
     while True:
         if reap:
             _reap(pid)
         if not pid_alive(pid, starttime):
             return True
-        remaining = end - time.monotonic()
+        remaining = end.remaining()
         if remaining <= 0:
             return False
         if poller is not None:

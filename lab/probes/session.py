@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..deadline import Deadline
 from ..errors import LabError
 from . import analysis
 
@@ -139,9 +140,9 @@ class Traffic:
     def probe_log(self, pod: str) -> Path:
         return self.dir / f"probe-{pod}.log"
 
-    def _wait_line(self, proc, prefix: str, deadline: float = 10.0) -> None:
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
+    def _wait_line(self, proc, prefix: str, deadline: Deadline | float = 10.0) -> None:
+        end = Deadline.of(deadline)
+        while not end.expired():
             try:
                 if any(line.startswith(prefix) for line in proc.log.read_text(errors="replace").splitlines()[:3]):
                     return
@@ -158,8 +159,8 @@ class Traffic:
         return {pair: pair in answered for pair in data["pairs"]}
 
     def _wait_warm(self, data: dict) -> float:
-        end = time.monotonic() + WARM_DEADLINE
-        while time.monotonic() < end and not all(self._answered(data).values()):
+        end = Deadline.after(WARM_DEADLINE)
+        while not end.expired() and not all(self._answered(data).values()):
             time.sleep(0.05)
         return time.time()
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ...deadline import Deadline
 from ...errors import EnvironmentProblem, LabError
 from ...exec import proc_starttime
 from ...names import check_lab_name
@@ -108,13 +109,13 @@ def lab_lock(lab_name: str, command: str, wait: float = DEFAULT_WAIT,
         return
     fd = _open(path)
     try:
-        end = time.monotonic() + wait
+        end = Deadline.after(wait)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= end:
+                if end.expired():
                     raise LabBusy(lab_name, holder(lab_name, run_root), wait) from None
                 time.sleep(_POLL)  # flock has no timeout of its own; this wait is bounded by `wait`
         info = {"command": command, "pid": os.getpid(), "starttime": proc_starttime(os.getpid()), "since": time.time()}
