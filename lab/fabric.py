@@ -123,7 +123,7 @@ class RouterBgp:
 
 
 def _short_names(topo: m.Topology) -> dict[str, str]:
-    return {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    return topo.cluster.names().by_k8s()
 
 
 def router_bgp(topo: m.Topology, router: m.Router, plan: PlanIndex | None = None,

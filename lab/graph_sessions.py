@@ -142,7 +142,7 @@ def session_lines(topo: m.Topology, rs: ResourceSet,
                   observed: Mapping[str, Sequence] | None = None) -> list[SessionLine]:
     """Every session once, in a stable order (the order the plan and the fabric list them)."""
     col = _Collector(topo)
-    by_k8s = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    by_k8s = topo.cluster.names().by_k8s()
     node_ips = {n.name: n.ip for n in rs.nodes}
     for k8s, sessions in plan_peering(rs).items():
         address = node_ips[k8s]

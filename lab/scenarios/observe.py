@@ -25,7 +25,7 @@ class Names:
             self.addresses[topo.cluster.k8s_name(node)] = str(node.ip.ip)
         for host in topo.hosts:
             self.addresses[host.name] = str(host.ip.ip)
-        self.node_of = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+        self.nodes = topo.cluster.names()
 
     def address(self, name_or_ip: str) -> str:
         if name_or_ip in self.addresses:
@@ -38,7 +38,7 @@ class Names:
 
     def node(self, name: str) -> str:
         """The topology name of a node given by topology or Kubernetes name."""
-        return self.node_of.get(name, name)
+        return self.nodes.short(name)
 
 
 # -- observing -----------------------------------------------------------------------------
