@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from lab.commands import lab as cmd
-from lab.providers.netns.provider import RUN_ROOT, NetnsProvider
+from lab.paths import run_root
+from lab.providers.netns.provider import NetnsProvider
 from lab.scenarios.model import list_scenarios, load_scenario
 from lab.scenarios.runner import run_scenario
 from netns_helpers import host_snapshot, lab_leftovers, quiet, requires_netns, unique
@@ -35,7 +36,7 @@ def test_shipped_scenario_passes_and_leaves_nothing(path, tmp_path):
     failed = [r for r in results if not r.ok]
     assert not failed, out.getvalue()[-6000:]
     assert lab_name == name
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
     if scenario.name == "mesh-to-rr":
         assert sum(r.figures.get("lost", 0) for r in results) == 0
     if scenario.name == "mesh-to-rr-wrong-order":
@@ -56,16 +57,16 @@ def test_scenario_killed_mid_step_then_down_leaves_nothing_and_next_run_is_clean
     assert proc.poll() is None, f"the scenario ended before it could be killed:\n{log.read_text()}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    state = json.loads((RUN_ROOT / name / "state.json").read_text())
+    state = json.loads((run_root() / name / "state.json").read_text())
     assert any(o.get("role", "").startswith("traffic-probe") for o in state["objects"])
     cmd.down(None, "netns", name, out=quiet())
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
     assert host_snapshot() == before
     out = io.StringIO()
     results, _, _ = run_scenario(load_scenario("rr-redundancy"), name, out=out)
     assert all(r.ok for r in results), out.getvalue()[-4000:]
     assert "already up" not in out.getvalue()
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
 
 
 def test_faults_stop_start_link_and_traffic(tmp_path):
@@ -103,7 +104,7 @@ def test_faults_stop_start_link_and_traffic(tmp_path):
         assert not any(o.get("role", "").startswith("traffic") for o in state["objects"])
     finally:
         cmd.down(None, "netns", name, out=quiet())
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
 
 
 def _routes(lab, target):

@@ -128,7 +128,8 @@ def _interrupted_up(lab: Provider, out: TextIO) -> None:
 
 def down(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
     if provider == "netns":
-        from ..providers.netns.lock import RUN_ROOT, lab_lock
+        from ..paths import run_root
+        from ..providers.netns.lock import lab_lock
         from ..providers.netns.provider import NetnsProvider, remove_lab
 
         lab_name = _lab_name(topology, name)
@@ -136,9 +137,10 @@ def down(topology: str | None, provider: str, name: str | None, out: TextIO = sy
             remove_lab(lab_name, out)  # says there is nothing to remove (and needs no root)
             return 0
         # The lock waits for an `up` still building: removing under it would leak what it adds next.
-        with lab_lock(lab_name, "lab.down", run_root=RUN_ROOT):
+        root = run_root()
+        with lab_lock(lab_name, "lab.down", run_root=root):
             try:
-                built = NetnsProvider.attach(lab_name, RUN_ROOT)
+                built = NetnsProvider.attach(lab_name, root)
             except LabError:
                 built = None  # partly built (no saved topology): nothing ran long enough to journal
             if built is not None:

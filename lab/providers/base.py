@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol, TextIO
 
 from .. import model as m
+from .. import paths
 from ..errors import LabError
 from ..exec import LabAccess
 
-REPO_BUILD = Path(__file__).resolve().parent.parent.parent / "build"
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def run_steps(steps: Iterable[Step], out: StatusOut, clock: Callable[[], float] 
 
 
 def default_out_dir(lab_name: str) -> Path:
-    return REPO_BUILD / lab_name
+    return paths.out_dir(lab_name)
 
 
 class Provider(ABC):

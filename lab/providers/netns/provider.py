@@ -36,7 +36,7 @@ from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resourc
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
-from .lock import RUN_ROOT
+from ...paths import run_root as resolve_run_root
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
@@ -45,10 +45,10 @@ CONVERGE_DEADLINE = 30.0
 class NetnsProvider(LabActivity, Provider):
     name = "netns"
 
-    def __init__(self, topo: m.Topology, lab_name: str | None = None, out_dir=None, run_root: Path = RUN_ROOT):
+    def __init__(self, topo: m.Topology, lab_name: str | None = None, out_dir=None, run_root: Path | None = None):
         super().__init__(topo, lab_name, out_dir)
         check_lab_name(self.lab_name)
-        self.run_dir = Path(run_root) / self.lab_name
+        self.run_dir = resolve_run_root(run_root) / self.lab_name
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
         self._bp_revision = -1
@@ -57,9 +57,9 @@ class NetnsProvider(LabActivity, Provider):
     # -- lab identity --------------------------------------------------------------------
 
     @classmethod
-    def attach(cls, lab_name: str, run_root: Path = RUN_ROOT, out_dir=None) -> "NetnsProvider":
+    def attach(cls, lab_name: str, run_root: Path | None = None, out_dir=None) -> "NetnsProvider":
         """The provider of a lab that was built before, with the topology it was built from."""
-        saved = Path(run_root) / lab_name / "topology.yaml"
+        saved = resolve_run_root(run_root) / lab_name / "topology.yaml"
         if not saved.is_file():
             raise LabError(f"no netns lab named '{lab_name}' is up (nothing in {saved.parent})")
         # Its Calico resources are in its datastore: the saved copy's `calico.resources` files
@@ -67,8 +67,8 @@ class NetnsProvider(LabActivity, Provider):
         return cls(load_topology(saved, lenient_resources=True), lab_name, out_dir, run_root)
 
     @staticmethod
-    def exists(lab_name: str, run_root: Path = RUN_ROOT) -> bool:
-        return (Path(run_root) / lab_name / "state.json").is_file()
+    def exists(lab_name: str, run_root: Path | None = None) -> bool:
+        return (resolve_run_root(run_root) / lab_name / "state.json").is_file()
 
     def is_up(self) -> bool:
         return self.state_path.is_file()
@@ -358,9 +358,9 @@ class NetnsProvider(LabActivity, Provider):
         return faults.clear_netem(self, target, iface)
 
 
-def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
+def remove_lab(lab_name: str, out: TextIO, run_root: Path | None = None) -> None:
     """Remove a lab from its state file alone: works whatever `up` got to before it died."""
-    run_dir = Path(run_root) / lab_name
+    run_dir = resolve_run_root(run_root) / lab_name
     state_path = run_dir / "state.json"
     if not state_path.is_file():
         out.write(f"lab {lab_name} is not up (netns): nothing to remove\n")
