@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence, TextIO, TypeGuard
 
+from ..deadline import Deadline
 from ..errors import LabError
 from ..loader import load_topology, resolve_topology_path
 from ..contract import LabProvider as Provider
@@ -356,12 +357,12 @@ def capture(target: str, iface: str, seconds, topology: str | None, provider: st
     # The capture ends by itself a little after `seconds` even if this command is killed.
     limit = {"limit": seconds + 30} if is_netns(lab) else {}
     with changing(lab, "lab.capture", out):
-        end = time.monotonic() + seconds
+        end = Deadline.after(seconds)
         with lab.capture(target, [iface], {iface: path}, bpf, **limit):
             out.write(f"capturing on {target} {iface} for {seconds:g}s ...\n")
             out.flush()
-            while time.monotonic() < end:  # the capture itself is the point of waiting here
-                time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+            while not end.expired():  # the capture itself is the point of waiting here
+                end.sleep(0.2)
     try:
         count = sum(1 for _ in read_packets(path))
     except PcapError as exc:
