@@ -11,7 +11,7 @@ import json
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface, ip_network, ip_address
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn, TypeVar
 
 from . import model as m
 from . import versions
@@ -20,6 +20,8 @@ from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
 from .compact import expand as expand_compact
 from .yamlsrc import Fields, LocList, LocMap, load_located
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIR = REPO_ROOT / "topologies"
@@ -83,26 +85,23 @@ class _Builder:
             self.fail(where, problem, line)
         return value
 
+    def optional(self, f: Fields, key: str, kind: type, check: Callable[[Fields, str, Any], T]) -> T | None:
+        """An optional field, checked by `check` (asn_value, network_value) when it is there."""
+        value = f.opt(key, kind)
+        return None if value is None else check(f, key, value)
+
     def asn(self, f: Fields, key: str) -> int:
-        return self._asn(f, key, f.req(key, int))
+        return self.asn_value(f, key, f.req(key, int))
 
-    def asn_opt(self, f: Fields, key: str) -> int | None:
-        value = f.opt(key, int)
-        return None if value is None else self._asn(f, key, value)
-
-    def _asn(self, f: Fields, key: str, value: int) -> int:
+    def asn_value(self, f: Fields, key: str, value: int) -> int:
         if not ASN_MIN <= value <= ASN_MAX:
             f.fail(key, f"AS number {value} is out of range ({ASN_MIN}..{ASN_MAX})")
         return value
 
     def network(self, f: Fields, key: str) -> IPv4Network:
-        return self._network(f, key, f.req(key, str))
+        return self.network_value(f, key, f.req(key, str))
 
-    def network_opt(self, f: Fields, key: str) -> IPv4Network | None:
-        value = f.opt(key, str)
-        return None if value is None else self._network(f, key, value)
-
-    def _network(self, f: Fields, key: str, value: str) -> IPv4Network:
+    def network_value(self, f: Fields, key: str, value: str) -> IPv4Network:
         try:
             net = ip_network(value, strict=True)
         except ValueError as exc:
@@ -364,8 +363,8 @@ class _Builder:
         problem = lab_name_problem(cname)
         if problem:
             f.fail("name", problem)
-        pod_subnet = self.network_opt(f, "pod_subnet") or IPv4Network("10.244.0.0/16")
-        service_subnet = self.network_opt(f, "service_subnet") or IPv4Network("10.96.0.0/16")
+        pod_subnet = self.optional(f, "pod_subnet", str, self.network_value) or IPv4Network("10.244.0.0/16")
+        service_subnet = self.optional(f, "service_subnet", str, self.network_value) or IPv4Network("10.96.0.0/16")
         kind_image = f.opt("kind_image", str, KIND_DEFAULT_IMAGE)
         nodes_doc = f.req("nodes", dict)
         f.done()
@@ -399,7 +398,7 @@ class _Builder:
                 if problem:
                     nf.fail("labels", problem)
             labels = {m.RACK_LABEL: rack_name, **labels_doc}
-            asn = self.asn_opt(nf, "asn")
+            asn = self.optional(nf, "asn", int, self.asn_value)
             pods = nf.opt("pods", int, pods_default)
             if not 0 <= pods <= 16:
                 nf.fail("pods", f"{pods} is out of range (0..16)")

@@ -17,7 +17,7 @@ LIMIT = 400
 
 # module -> the most lines it may have until it is split (no new entries: split instead).
 ALLOWED = {
-    "lab/loader.py": 639,  # the compact topology form is being reworked in it
+    "lab/loader.py": 638,  # the compact topology form is being reworked in it
     "lab/providers/netns/netlink.py": 547,  # neighbour entries and netlink handles being reworked
     "lab/scenarios/model.py": 448,  # scenario format being extended
 }
