@@ -28,6 +28,7 @@ import time
 from typing import Callable, Mapping, Sequence, TextIO
 
 from ... import model as m
+from ...contract import LabProvider
 from ...errors import LabError
 from ...exec import Result
 from ...runner import DryRunRunner, Runner, SubprocessRunner
@@ -267,3 +268,8 @@ class _Comments:
 
     def flush(self) -> None:
         self.out.flush()
+
+
+def _contract(lab: ClabProvider) -> LabProvider:
+    """Never called: mypy checks here that ClabProvider satisfies the whole provider contract."""
+    return lab
