@@ -50,28 +50,6 @@ def check_lab_name(name, option: str = "--name") -> str:
     return name
 
 
-def iface_name_problem(name: str) -> str | None:
-    if not isinstance(name, str) or not _IFACE.match(name):
-        return f"'{name}' is not a valid interface name: use letters, digits, '_', '.', '-'"
-    if len(name) > IFNAMSIZ:
-        return f"'{name}' is too long for a Linux interface name ({len(name)} > {IFNAMSIZ} characters)"
-    return None
-
-
-def label_problem(key: str, value: str) -> str | None:
-    if not isinstance(key, str) or not _LABEL_KEY.match(key):
-        return f"'{key}' is not a valid Kubernetes label key"
-    if not isinstance(value, str) or not _LABEL_VALUE.match(value):
-        return f"'{value}' is not a valid Kubernetes label value (quote numbers and booleans)"
-    return None
-
-
-def cali_iface(namespace: str, pod: str) -> str:
-    """The host-side name Calico gives a pod's veth: 'cali' + 11 hex digits of a hash."""
-    digest = hashlib.sha1(f"{namespace}.{pod}".encode()).hexdigest()
-    return "cali" + digest[:11]
-
-
 # -- the names of one lab's objects ------------------------------------------------------------
 # Every derived name is made here (one scheme per kind of name), so no module translates
 # between a node's short and Kubernetes names, or builds a namespace name, by hand.
@@ -119,3 +97,25 @@ class NodeNames:
     def by_k8s(self) -> dict[str, str]:
         """Kubernetes name -> short name, in the topology's order."""
         return dict(self._short)
+
+
+def iface_name_problem(name: str) -> str | None:
+    if not isinstance(name, str) or not _IFACE.match(name):
+        return f"'{name}' is not a valid interface name: use letters, digits, '_', '.', '-'"
+    if len(name) > IFNAMSIZ:
+        return f"'{name}' is too long for a Linux interface name ({len(name)} > {IFNAMSIZ} characters)"
+    return None
+
+
+def label_problem(key: str, value: str) -> str | None:
+    if not isinstance(key, str) or not _LABEL_KEY.match(key):
+        return f"'{key}' is not a valid Kubernetes label key"
+    if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+        return f"'{value}' is not a valid Kubernetes label value (quote numbers and booleans)"
+    return None
+
+
+def cali_iface(namespace: str, pod: str) -> str:
+    """The host-side name Calico gives a pod's veth: 'cali' + 11 hex digits of a hash."""
+    digest = hashlib.sha1(f"{namespace}.{pod}".encode()).hexdigest()
+    return "cali" + digest[:11]

@@ -63,6 +63,10 @@ PLACES = {
     "lab.bugreport": "application",
     "lab.probes.session": "application",  # drives a running netns lab's traffic processes
     "lab.calico.__main__": "application",  # `python -m lab.calico`: may build a topology's inputs
+    # Modules other branches of this round add (placed here so their merge passes as it is):
+    "lab.birdctl": "foundation",  # BIRD's control socket
+    "lab.clashes": "domain",  # name clashes in a topology
+    "lab.report_scenario": "checks",  # a scenario's HTML report from its check results
 }
 
 

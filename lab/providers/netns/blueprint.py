@@ -33,7 +33,8 @@ from ...calico.ipam_state import IpamState, initial_state, to_plan
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...calico.versions import felix_pod_route_metric, parse_version
-from ...names import LEGACY_NS_PREFIX, cali_iface, namespace_prefix
+from ...names import cali_iface
+from ...names import LEGACY_NS_PREFIX, namespace_prefix
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
 from ...render.frr import render_frr
@@ -149,9 +150,12 @@ class Blueprint:
 # Lab names are [a-z0-9-] (names.lab_name_problem) and so are object names: a '.' can appear
 # in neither, so `fl-<lab>.` is a prefix no other lab's namespace can start with. The old
 # `fl-<lab>-` let lab `x` own `fl-x-br-leaf0`, a namespace of lab `x-br`.
-# The namespace naming scheme lives with the other name schemes (lab/names.py).
-LEGACY_PREFIX = LEGACY_NS_PREFIX
-lab_prefix = namespace_prefix
+LEGACY_PREFIX = LEGACY_NS_PREFIX  # the scheme lives in lab/names.py with the other name schemes
+
+
+def lab_prefix(lab: str) -> str:
+    """Prefix of every namespace of a lab: two labs never share a name (lab/names.py)."""
+    return namespace_prefix(lab)
 
 
 def pod_name(node: str, index: int) -> str:
