@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence, TextIO
 
-from .deadline import Deadline
 from .errors import LabError
+from .deadline import Deadline
 
 
 @dataclass(frozen=True)

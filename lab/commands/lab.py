@@ -292,12 +292,7 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
         started = time.monotonic()
         out.write(f"lab.test on {lab.lab_name} ({provider}): {', '.join(names)}\n")
         out.flush()
-
-        def show(result) -> None:
-            out.write(line(result) + "\n")
-            out.flush()
-
-        results = run_checks(Context(lab), names, on_result=show)
+        results = run_checks(Context(lab), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
         seconds = time.monotonic() - started
     out.write(text_report(results, lab.lab_name, seconds) + "\n")
     if json_path:
