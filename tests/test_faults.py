@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import LabError
-from lab.providers.netns.faults import netem_numbers, parse_endpoint, parse_state, restore_plan, stopped_targets
+from lab.faults import netem_numbers, parse_endpoint, parse_state, restore_plan, stopped_targets
 from lab.loader import load_topology
 from lab.providers.netns.blueprint import build_blueprint
 

@@ -58,6 +58,11 @@ PLACES = {
     "lab.report_checks": "checks",
     "lab.doctor": "checks",
     "lab.providers": "providers",
+    # The netns provider's fault implementation (it imports the provider's modules and the
+    # provider calls it) plus the fault arguments' parsing the commands and clab share: split
+    # the pure parsing below and move the rest under lab/providers/netns/ once the branches
+    # changing it now are merged.
+    "lab.faults": "providers",
     "lab.commands": "application",
     "lab.scenarios": "application",
     "lab.bugreport": "application",
@@ -121,7 +126,7 @@ def test_every_module_has_a_layer():
 def test_the_resolver_sees_lazy_and_relative_imports():
     # The checks below are only as good as this: a function-level relative import must be found.
     found = dict((m, n) for n, m in imports(LAB / "providers" / "netns" / "provider.py"))
-    assert "lab.providers.netns.faults" in found  # `from . import faults` inside a method
+    assert "lab.faults" in found  # `from ... import faults` inside a method
     assert "lab.model" in found  # `from ... import model as m`
 
 

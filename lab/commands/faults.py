@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from ..errors import LabError
-from ..providers.netns.faults import parse_endpoint, parse_state
+from ..faults import parse_endpoint, parse_state
 
 
 def _lab(name: str | None, topology: str | None = None):

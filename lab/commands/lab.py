@@ -105,7 +105,7 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
         except KeyboardInterrupt:
             _interrupted_up(lab, out)
     if provider == "netns":
-        from ..providers.netns.faults import stopped_hint
+        from ..faults import stopped_hint
 
         hint = stopped_hint(lab)
         if hint:

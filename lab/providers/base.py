@@ -90,6 +90,6 @@ class Provider(ABC):
         """Set an interface of a target down or up through the exec interface (`ip link set`).
 
         The netns provider overrides this to restore, on up, what the lab installed through
-        the interface (lab/providers/netns/faults.py)."""
+        the interface (lab/faults.py)."""
         self.access().exec(target, ["ip", "link", "set", iface, "up" if up else "down"], check=True)
         return f"{target} {iface} {'up' if up else 'down'}"

@@ -312,7 +312,7 @@ class NetnsProvider(LabActivity, Provider):
         return plan
 
 
-    # -- faults on the running lab (the work is in faults.py) -------------------------
+    # -- faults on the running lab (the work is in lab/faults.py) -------------------------
 
     FAULTS = ("link", "stop", "start", "netem", "clear_netem")
 
@@ -330,30 +330,30 @@ class NetnsProvider(LabActivity, Provider):
 
     def link(self, target: str, iface: str, up: bool) -> str:
         """Set an interface down or up; up restores the lab's addresses, routes and sysctls through it."""
-        from . import faults
+        from ... import faults
 
         return faults.link(self, target, iface, up)
 
     def stop(self, target: str, kill: bool = False) -> str:
         """Stop the routing daemon(s) of a router, node or route-reflector host (kill: SIGKILL)."""
-        from . import faults
+        from ... import faults
 
         return faults.stop(self, target, kill)
 
     def start(self, target: str) -> str:
         """Start a stopped target's daemon(s) with the recorded command line, ready as at `up`."""
-        from . import faults
+        from ... import faults
 
         return faults.start(self, target)
 
     def netem(self, target: str, iface: str, delay_ms: float = 0.0, jitter_ms: float = 0.0,
               loss_pct: float = 0.0) -> str:
-        from . import faults
+        from ... import faults
 
         return faults.netem(self, target, iface, delay_ms, jitter_ms, loss_pct)
 
     def clear_netem(self, target: str, iface: str) -> str:
-        from . import faults
+        from ... import faults
 
         return faults.clear_netem(self, target, iface)
 

@@ -23,7 +23,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Sequence
 
-from ...errors import LabError
+from .errors import LabError
 
 SIGKILL_DEADLINE = 0.0  # stop(kill=True): SIGKILL at once, like a crashed daemon
 START_DEADLINE = 10.0  # the same readiness deadline `up` gives a daemon
@@ -125,7 +125,7 @@ def _netns(lab, target: str) -> str:
 
 
 def _iface(lab, target: str, iface: str) -> str:
-    from . import netlink
+    from .providers.netns import netlink
 
     ns = _netns(lab, target)
     names = netlink.links(ns)
@@ -136,7 +136,7 @@ def _iface(lab, target: str, iface: str) -> str:
 
 def link(lab, target: str, iface: str, up: bool) -> str:
     """Set an interface of a target down or up; `up` restores what the lab installed through it."""
-    from . import netlink
+    from .providers.netns import netlink
 
     ns = _iface(lab, target, iface)
     try:
@@ -162,7 +162,7 @@ def link(lab, target: str, iface: str, up: bool) -> str:
 
 
 def _addresses(ns: str, iface: str) -> list[dict]:
-    from . import netlink
+    from .providers.netns import netlink
 
     h = netlink.handle(ns)
     idx = netlink.index(ns, iface)
@@ -170,7 +170,7 @@ def _addresses(ns: str, iface: str) -> list[dict]:
 
 
 def _daemon_records(lab, target: str) -> list[dict]:
-    from .state import LabState
+    from .providers.netns.state import LabState
 
     _netns(lab, target)
     state = LabState(lab.state_path)
@@ -184,8 +184,8 @@ def _daemon_records(lab, target: str) -> list[dict]:
 
 def stop(lab, target: str, kill: bool = False) -> str:
     """Stop the routing daemon(s) of a target by PID (SIGTERM; `kill`: SIGKILL, a crash)."""
-    from . import procs
-    from .state import LabState, _remove_tmpdir
+    from .providers.netns import procs
+    from .providers.netns.state import LabState, _remove_tmpdir
 
     records = _daemon_records(lab, target)
     if all(_down(r) for r in records) and all(r.get("stopped") for r in records):
@@ -209,7 +209,7 @@ def stop(lab, target: str, kill: bool = False) -> str:
 
 
 def _alive(record: dict) -> bool:
-    from . import procs
+    from .providers.netns import procs
 
     return procs.pid_alive(record["pid"], record.get("starttime"))
 
@@ -231,9 +231,9 @@ class _Replacing:
 
 def start(lab, target: str) -> str:
     """Start a stopped target's daemon(s) with the recorded command line; wait until ready."""
-    from . import procs
-    from .daemons import FRR_TMP
-    from .state import LabState
+    from .providers.netns import procs
+    from .providers.netns.daemons import FRR_TMP
+    from .providers.netns.state import LabState
 
     records = _daemon_records(lab, target)
     if not any(_down(r) for r in records):
@@ -294,7 +294,7 @@ def _wait_ready(lab, target: str, running: dict, deadline: float) -> None:
 
 def stopped_hint(lab) -> str | None:
     """One line for `lab.up` on a lab with stopped daemons: which, and how to start them."""
-    from .state import LabState
+    from .providers.netns.state import LabState
 
     if not lab.is_up():
         return None
@@ -306,7 +306,7 @@ def stopped_hint(lab) -> str | None:
 
 
 def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.0) -> str:
-    from . import netlink
+    from .providers.netns import netlink
 
     delay, jitter, loss = netem_numbers(delay_ms, jitter_ms, loss_pct)
     ns = _iface(lab, target, iface)
@@ -322,7 +322,7 @@ def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.
 
 
 def clear_netem(lab, target: str, iface: str) -> str:
-    from . import netlink
+    from .providers.netns import netlink
 
     ns = _iface(lab, target, iface)
     try:
