@@ -16,10 +16,11 @@ REPO = Path(__file__).resolve().parent.parent
 LIMIT = 400
 
 # module -> the most lines it may have until it is split (no new entries: split instead).
+# The ceilings are the sizes with this round's other branches merged (measured on a trial merge).
 ALLOWED = {
-    "lab/loader.py": 638,  # the compact topology form is being reworked in it
-    "lab/providers/netns/netlink.py": 547,  # neighbour entries and netlink handles being reworked
-    "lab/scenarios/model.py": 448,  # scenario format being extended
+    "lab/loader.py": 643,  # the compact topology form is being reworked in it
+    "lab/providers/netns/netlink.py": 577,  # neighbour entries and netlink handles being reworked
+    "lab/scenarios/model.py": 450,  # scenario format being extended
 }
 
 
