@@ -62,3 +62,10 @@ def test_render_writes_under_the_output_root(roots):
     _, out = roots
     written = render(None, None, stream=io.StringIO())
     assert written and all(out in p.parents for p in written)
+
+
+def test_the_old_lock_constant_follows_the_root(roots):
+    import importlib
+
+    lock = importlib.import_module("lab.providers.netns.lock")
+    assert lock.RUN_ROOT == roots[0]  # resolved when asked for, not when the module loaded

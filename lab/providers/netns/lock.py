@@ -128,3 +128,11 @@ def lab_lock(lab_name: str, command: str, wait: float = DEFAULT_WAIT,
             del _held[key]
     finally:
         os.close(fd)  # releases the lock
+
+
+def __getattr__(name: str) -> Path:
+    # `RUN_ROOT` for code written before lab/paths.py (resolved when it is imported, not
+    # fixed when this module loads); new code calls lab.paths.run_root().
+    if name == "RUN_ROOT":
+        return resolve_run_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
