@@ -76,15 +76,6 @@ def _yaml_error(exc: Exception, text: str, file: str, error) -> Exception:
     return error(file, "", f"YAML syntax error: {problem}" + (f" ({context})" if context else ""), line)
 
 
-
-class _Mark(Protocol):  # yaml.Mark, pure-Python or libyaml's
-    line: int
-
-
-def _line(mark: _Mark | None) -> int | None:
-    """The 1-based line of a PyYAML mark (events from the parser always carry one)."""
-    return None if mark is None else mark.line + 1
-
 def _precheck(text: str, file: str, error) -> None:
     """One pass over PyYAML's events (an iterative parser, no recursion) before composing:
     refuses excessive nesting and tags with the line, in time linear in the text."""
@@ -301,3 +292,11 @@ def _kind(value: Any) -> str:
         return f"the number {value}"
     return f"'{value}'"
 
+
+class _Mark(Protocol):  # yaml.Mark, pure-Python or libyaml's
+    line: int
+
+
+def _line(mark: _Mark | None) -> int | None:
+    """The 1-based line of a PyYAML mark (events from the parser always carry one)."""
+    return None if mark is None else mark.line + 1
