@@ -30,13 +30,15 @@ from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
+from ...paths import run_root as resolve_run_root
 from . import live, netlink
 from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
+# RUN_ROOT (below) only for callers that import it from here; this module resolves lab.paths.run_root().
 from .daemons import BirdNode, FrrRouter
-from ...paths import run_root as resolve_run_root
+from .lock import RUN_ROOT
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
