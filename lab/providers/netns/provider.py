@@ -27,10 +27,10 @@ from ...contract import LabProvider, PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess
 from ...loader import load_topology
+from ...paths import run_root as resolve_run_root
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
-from ...paths import run_root as resolve_run_root
 from . import live, netlink
 from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
