@@ -30,13 +30,13 @@ in a file, and `stop()` kills exactly that PID (never a name match).
 from __future__ import annotations
 
 import shlex
-import time
 import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ... import model as m
 from ...errors import LabError
+from ...deadline import Deadline
 from ...exec import Background, Result
 from ...render.clab import host_sidecar_name
 from ...render.names import server_name
@@ -82,9 +82,9 @@ class ContainerSpawned:
             self.kill()
         except LabError:
             pass  # the container may be gone; the client is stopped below either way
-        end = time.monotonic() + self.exit_deadline
-        while self.background.alive() and time.monotonic() < end:
-            time.sleep(0.02)  # the client exits once the remote process has; this only bounds the wait
+        end = Deadline.after(self.exit_deadline)
+        while self.background.alive() and not end.expired():
+            end.sleep(0.02)  # the client exits once the remote process has; this only bounds the wait
         return self.background.stop()
 
 
