@@ -91,7 +91,10 @@ def observe_frr_sessions(access: LabAccess, target: str) -> list[ObservedSession
 
 
 def observe_routes(access: LabAccess, target: str) -> list[KernelRoute]:
-    return parse_ip_routes(access.exec(target, ["ip", "-j", "route", "show", "table", "main"]).stdout)
+    result = access.exec(target, ["ip", "-j", "route", "show", "table", "main"])
+    if result.rc != 0:  # say why (a time-out under load, a namespace gone), not "cannot read (nothing)"
+        raise LabError(f"`ip route` in {target} failed (rc {result.rc}): {(result.stderr or result.stdout).strip()[:300]}")
+    return parse_ip_routes(result.stdout)
 
 
 def route_to(routes: list[KernelRoute], net: IPv4Network) -> KernelRoute | None:
