@@ -215,7 +215,13 @@ def run_scenario(scenario: Scenario, lab_name: str | None = None, keep: bool = F
         out.write(f"lab {name} is already up: the scenario starts from its current state\n")
     else:
         created = True
-        up(scenario.topology, "netns", name, out=out)
+        try:
+            up(scenario.topology, "netns", name, out=out)
+        except BaseException:
+            # A lab this run started and could not bring up is this run's to remove, like any other.
+            if not keep:
+                remove_lab(name, out)
+            raise
         lab = NetnsProvider.attach(name)
     traffic = None
     results: list[CheckResult] = []
