@@ -99,7 +99,7 @@ def run_timeline(results: Sequence[CheckResult]) -> Timeline | None:
     windows = tuple((start, start + (_outage(r) or 0) / 1000.0) for start, r in zip(starts, results) if (_outage(r) or 0) > 0)
     marks = tuple((start, str(i)) for i, start in enumerate(starts, 1))
     worst = max((_outage(r) or 0 for r in results), default=0)
-    return Timeline(f"the run step by step: longest outage per step (worst {worst:g} ms), drawn from each step's start",
+    return Timeline(f"the run: each step's longest outage from its start (worst {worst:g} ms)",
                     max(t, 0.001), windows=windows, marks=marks, axis="s")
 
 
