@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from lab.checks.base import CheckResult
+from lab.commands.scenario import scenario
+from lab.errors import LabError
+from lab.providers.netns.provider import NetnsProvider
 from lab.report_scenario import run_timeline, scenario_report_html, split_log, step_figures, step_item
 from lab.report_html import Split, Timeline
 from lab.scenarios.model import load_scenario
 from browser import requires_chromium
+from render_helpers import REPO
 from report_helpers import Tree, report_in_browser
 
 SCENARIO = load_scenario("uplink-failover")
@@ -125,3 +133,16 @@ def test_scenario_report_in_headless_chromium(tmp_path):
     assert [i["badge"] for i in facts["items"]] == ["PASS", "FAIL", "SKIP"]
     assert facts["sectionCharts"] == 1 and facts["items"][1]["timelines"] == 1 and facts["items"][1]["losses"] == 1
     assert facts["items"][1]["open"] == 2  # a failed step shows its problems and its log at once
+
+
+def test_lab_scenario_offers_report():
+    proc = subprocess.run([sys.executable, "-m", "invoke", "--help", "lab.scenario"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--report" in proc.stdout and "HTML report" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lab.scenario needs root before it looks at --report")
+def test_an_unwritable_report_is_refused_before_any_step(tmp_path):
+    with pytest.raises(LabError, match=r"--report .*: directory .* does not exist"):
+        scenario("uplink-failover", "t-pics-never", report_path=str(tmp_path / "no" / "r.html"))
+    assert not NetnsProvider.exists("t-pics-never")
