@@ -23,6 +23,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -94,7 +95,8 @@ class _Devtools:
         if os.geteuid() == 0:
             argv.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, close_fds=False, preexec_fn=child_fds)
+                                     stderr=subprocess.PIPE, close_fds=False, preexec_fn=child_fds,
+                                     start_new_session=True)  # its renderers share its group: one kill ends them
         os.close(to_browser_r)
         os.close(from_browser_w)
         self.write_fd, self.read_fd = to_browser_w, from_browser_r
@@ -173,7 +175,7 @@ class _Devtools:
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()  # our own child, by its handle
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group of the browser this helper started, by its id
             self.proc.wait()
         for fd in (self.write_fd, self.read_fd):
             os.close(fd)

@@ -15,7 +15,9 @@ from lab.providers.netns.provider import NetnsProvider
 from lab.report_scenario import run_timeline, scenario_report_html, split_log, step_figures, step_item
 from lab.report_html import Split, Timeline
 from lab.scenarios.model import load_scenario
+from lab.commands.report import scenario_picture
 from browser import requires_chromium
+from graph_helpers import requires_dot
 from render_helpers import REPO
 from report_helpers import Tree, report_in_browser
 
@@ -146,3 +148,9 @@ def test_an_unwritable_report_is_refused_before_any_step(tmp_path):
     with pytest.raises(LabError, match=r"--report .*: directory .* does not exist"):
         scenario("uplink-failover", "t-pics-never", report_path=str(tmp_path / "no" / "r.html"))
     assert not NetnsProvider.exists("t-pics-never")
+
+
+@requires_dot
+def test_a_removed_lab_is_drawn_as_planned():
+    picture, caption = scenario_picture(SCENARIO, "t-pics-gone")
+    assert picture.startswith("<svg") and "as planned before the first step" in caption and "8 BGP sessions" in caption
