@@ -221,3 +221,22 @@ def test_report_in_headless_chromium_shows_every_check_figure_and_the_picture(tm
     assert items[HOSTILE[0]]["expected"] == HOSTILE[1]  # shown as text, never run
     assert facts["picture"]["shown"] and facts["picture"]["nodes"] >= 4 + 2 + 4 and facts["picture"]["sessions"] == 8
     assert facts["commands"] == "$ invoke lab.up\n$ invoke lab.down"
+
+
+@requires_dot
+def test_a_clab_labs_report_reads_it_through_the_clab_access(tmp_path, capsys):
+    """By contract (a dry-run clab lab: nothing answers): the picture has every session, none Established."""
+    from lab.commands.report import lab_view, reproduce_commands
+    from lab.loader import load_topology
+    from lab.providers.clab.provider import ClabProvider
+
+    lab = ClabProvider(load_topology(REFERENCE), out_dir=tmp_path, dry_run=True)
+    picture, caption, blocks = lab_view(lab, "clab")
+    asked = capsys.readouterr().out
+    assert "birdcl -s /var/run/calico/bird.ctl show protocols" in asked and "vtysh -c 'show bgp summary json'" in asked
+    assert caption == "8 BGP sessions, 8 not Established (dashed red)"
+    assert ">net0<" in picture and ">eth0<" not in picture  # the kind node's fabric interface in clab
+    assert [b.title for b in blocks] == ["calicoctl node status per node: planned and observed"]
+    commands = reproduce_commands(lab, "clab", ["ecmp"], False, "r.html")
+    assert commands[0] == "invoke lab.up --topology calico-bgp-rr --name calico-bgp-rr --provider clab"
+    assert "invoke lab.test --name calico-bgp-rr --provider clab --only ecmp --report r.html" in commands
