@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -51,8 +53,15 @@ def report_in_browser(path: Path) -> dict:
     """Open the report in headless Chromium (screenshot next to it) and return REPORT_FACTS.
 
     Fails on any console error or warning, uncaught exception, or request for anything but the file.
+    With FABRICLAB_ARTIFACTS set to a directory, the report and its screenshot are copied there
+    (a CI job can upload them to look at).
     """
     page = open_page(path, REPORT_FACTS, screenshot=path.with_suffix(".png"))
+    keep = os.environ.get("FABRICLAB_ARTIFACTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for produced in (path, path.with_suffix(".png")):
+            shutil.copyfile(produced, Path(keep) / f"{path.parent.name}-{produced.name}")
     assert page.console == [], page.console
     assert page.external_requests() == [], page.external_requests()
     assert page.requests == [path.resolve().as_uri()], page.requests
