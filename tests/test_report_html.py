@@ -240,3 +240,13 @@ def test_a_clab_labs_report_reads_it_through_the_clab_access(tmp_path, capsys):
     commands = reproduce_commands(lab, "clab", ["ecmp"], False, "r.html")
     assert commands[0] == "invoke lab.up --topology calico-bgp-rr --name calico-bgp-rr --provider clab"
     assert "invoke lab.test --name calico-bgp-rr --provider clab --only ecmp --report r.html" in commands
+
+
+def test_lab_test_refuses_an_unwritable_report_before_running_anything(tmp_path):
+    from lab.commands.lab import test as lab_test
+    from lab.errors import LabError
+
+    with pytest.raises(LabError, match=r"^--report .*r\.html: directory .* does not exist$"):
+        lab_test(None, "netns", "t-pics-nolab", report_path=str(tmp_path / "missing" / "r.html"))
+    with pytest.raises(LabError, match="is a directory"):
+        lab_test(None, "netns", "t-pics-nolab", report_path=str(tmp_path))
