@@ -292,16 +292,18 @@ def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval
             "name": NAME_HELP,
             "keep": "keep the lab at the end (default: remove it if the scenario brought it up)",
             "json": "also write the per-step results (with sent/lost/longest outage) as JSON to this file",
-            "junit": "also write the per-step results as JUnit XML to this file"})
+            "junit": "also write the per-step results as JUnit XML to this file",
+            "report": "also write a self-contained HTML report (picture, steps with verdicts, loss per step, "
+                      "tables and route diffs each step printed) to this file"})
 @_user_errors
-def scenario(c, scenario, name=None, keep=False, json=None, junit=None):
+def scenario(c, scenario, name=None, keep=False, json=None, junit=None, report=None):
     """Run a scripted procedure on a lab with background traffic: steps, tables, route diffs, loss per step."""
     from lab.commands.scenario import scenario as run
 
     # `--list` arrives as the scenario argument (Invoke has no optional positional argument).
     if scenario == "--list":
         return run(None, list_=True)
-    return run(scenario, name, keep, json, junit, None)
+    return run(scenario, name, keep, json, junit, report)
 @task(help={"topology": TOPOLOGY_HELP, "name": NAME_HELP, "provider": PROVIDER_HELP,
             "out": "picture file: .svg, .png or .dot (default build/<lab>/<lab>.svg)",
             "sessions": "draw the BGP sessions too (always on when the lab is up)"})
