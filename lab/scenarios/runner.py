@@ -21,7 +21,7 @@ from ..checks.base import FAIL, PASS, SKIP, CheckResult, Context, poll
 from ..errors import LabError
 from ..calico.status import format_status_table
 from ..checks.observe import observe_routes
-from .model import Scenario, Step
+from .spec import Scenario, Step
 from .observe import (Names, describe_expect, judge_outage, judge_routes, judge_sessions, route_diff,
                       route_snapshot, session_rows)
 
