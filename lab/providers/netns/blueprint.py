@@ -27,6 +27,7 @@ from typing import Mapping
 import yaml
 
 from ... import model as m
+from ...names import LEGACY_NS_PREFIX, namespace_prefix  # the namespace scheme (lab/names.py)
 from ...calico.bird import BgpTimers, render_bird
 from ...calico.ipam import IpamPlan
 from ...calico.ipam_state import IpamState, initial_state, to_plan
@@ -34,7 +35,6 @@ from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...calico.versions import felix_pod_route_metric, parse_version
 from ...names import cali_iface
-from ...names import LEGACY_NS_PREFIX, namespace_prefix
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
 from ...render.frr import render_frr
