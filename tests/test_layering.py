@@ -27,7 +27,6 @@ LAYERS = ("foundation", "domain", "checks", "providers", "application")
 
 # Longest prefix wins: "lab.calico.__main__" is an entry point above the pure Calico model.
 PLACES = {
-    "lab": "foundation",  # the package itself
     "lab.errors": "foundation",
     "lab.names": "foundation",
     "lab.paths": "foundation",
@@ -72,6 +71,7 @@ PLACES = {
     "lab.birdctl": "foundation",  # BIRD's control socket
     "lab.clashes": "domain",  # name clashes in a topology
     "lab.report_scenario": "checks",  # a scenario's HTML report from its check results
+    "lab.headroom": "checks",  # the host's head-room for a lab, next to the doctor that reports it
 }
 
 
@@ -83,8 +83,10 @@ def module_name(path: Path) -> str:
 
 
 def layer_of(module: str) -> str | None:
+    if module == "lab":
+        return "foundation"  # the package itself (an empty __init__); not a default for new modules
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
+    for n in range(len(parts), 1, -1):
         place = PLACES.get(".".join(parts[:n]))
         if place:
             return place
