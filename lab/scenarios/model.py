@@ -13,8 +13,9 @@
         #   netem: {iface: "worker:eth0", delay_ms: 50, jitter_ms: 5, loss_pct: 1} | {iface: ..., clear: true}
         #   check: [ecmp]             (lab.test checks)
         wait: {sessions: established, deadline: 20}   # or routes: converged | seconds: N | expect: true
-        #   (expect: true polls the step's sessions/routes expectations and, with min_outage_ms,
-        #   until the traffic has shown that outage; a deadline covers BIRD's error wait, 5..30 s)
+        #   (expect: true polls the step's sessions/routes expectations, then pods_reachable, and,
+        #   with min_outage_ms, until the traffic has shown that outage; a deadline covers BIRD's
+        #   error wait, 5..30 s, and colliding Node_ sessions: up to 120 s)
         show: {status: [worker], routes: [worker2]}
         expect:
           sessions: {worker: [{peer: control-plane, type: node-to-node mesh, state: Established}]}
