@@ -67,7 +67,8 @@ def lab_leftovers(prefix: str, run_dir: Path) -> list[str]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(run_dir) in cmdline:
+        # With the trailing '/': lab x's run dir is a string prefix of lab x-br's.
+        if f"{run_dir}/" in cmdline:
             left.append(f"process {pid}: {cmdline[:120]}")
     return left
 
