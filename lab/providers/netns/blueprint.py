@@ -37,6 +37,7 @@ from ...names import cali_iface
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
 from ...render.frr import render_frr
+from ...names import pod_name  # noqa: F401  (the loader checks these names for clashes)
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
 
@@ -158,8 +159,6 @@ def lab_prefix(lab: str) -> str:
     return f"fl-{lab}{NS_SEPARATOR}"
 
 
-def pod_name(node: str, index: int) -> str:
-    return f"{node}-pod{index}"
 
 
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
