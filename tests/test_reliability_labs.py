@@ -240,3 +240,20 @@ def test_kill_minus_nine_mid_change_then_the_next_command_heals(case, reference_
     assert _state(name).get("journal", []) == []
     assert not [pid for pid in left if _alive(pid)], "a journaled process outlived the restore"
     assert not _service_set(name)
+
+
+# -- lab.capture on every interface (Linux cooked capture) ------------------------------------
+
+def test_capture_on_any_writes_a_cooked_pcap_the_reader_counts(reference_lab, tmp_path):
+    from lab.pcap import read_packets
+
+    out = tmp_path / "any.pcap"
+    # BGP keepalives (every second with the lab's timers) cross worker's uplink during the capture.
+    run = invoke(["lab.capture", "worker", "any", "--seconds", "4", "--name", reference_lab, "--out", str(out)],
+                 timeout=120)
+    assert run.rc == 0 and "Traceback" not in run.stderr, run.stdout + run.stderr
+    linktype = int.from_bytes(out.read_bytes()[20:24], "little")
+    assert linktype in (113, 276), linktype  # SLL or SLL2, whichever this libpcap writes
+    packets = list(read_packets(out))
+    assert any(p.proto == 6 and 179 in (p.sport, p.dport) for p in packets), packets[:5]
+    assert f"({len(packets)} IPv4 packets)" in run.stdout
