@@ -8,6 +8,7 @@ polls a condition with a generous deadline (the machine is shared)."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -257,3 +258,18 @@ def test_capture_on_any_writes_a_cooked_pcap_the_reader_counts(reference_lab, tm
     packets = list(read_packets(out))
     assert any(p.proto == 6 and 179 in (p.sport, p.dport) for p in packets), packets[:5]
     assert f"({len(packets)} IPv4 packets)" in run.stdout
+
+
+# -- BIRD's log ------------------------------------------------------------------------------
+
+def test_every_bird_log_says_what_bird_did(reference_lab):
+    """BIRD runs with -d as calico-node runs it: its messages go to bird.log (they went to syslog)."""
+    lab = _lab(reference_lab)
+    for speaker in lab.blueprint.bird:
+        log = lab.run_dir / speaker.target / "bird.log"
+        text = log.read_text()
+        assert "Started" in text, f"{log}:\n{text[-2000:]}"
+        # Its BGP sessions came up, and the log says so (BIRD logs every protocol state change).
+        planned = {s.protocol for s in lab.blueprint.sessions.get(speaker.k8s_name, ())} if speaker.k8s_name else set()
+        came_up = set(re.findall(r"(?m)^bird: (\S+): State changed to up$", text))
+        assert planned and planned & came_up or not planned, (planned, came_up, text[-2000:])
