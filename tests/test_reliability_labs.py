@@ -194,11 +194,12 @@ def _service_set(name: str) -> bool:
     return bool(_lab(name).resources().default_bgp_configuration().service_cluster_ips)
 
 
-def _change_made(name: str, kind: str) -> list[dict] | bool:
-    """The journaled change is in force: the entry is there and what it undoes is visible."""
+def _change_made(name: str, kind: str, when: str = "in force") -> list[dict] | bool:
+    """`journaled`: the entry is there (the change may not be made yet); `in force`: and what
+    it undoes is visible."""
     entries = _entries(name, kind)
-    if not entries:
-        return False
+    if not entries or when == "journaled":
+        return entries
     entry = entries[-1]
     if kind == "link-down":
         return _link_down(name, entry["target"], entry["iface"]) and entries
@@ -216,16 +217,17 @@ KILL_CASES = {
 }
 
 
+@pytest.mark.parametrize("when", ["journaled", "in force"])
 @pytest.mark.parametrize("case", KILL_CASES)
-def test_kill_minus_nine_mid_change_then_the_next_command_heals(case, reference_lab, tmp_path):
+def test_kill_minus_nine_mid_change_then_the_next_command_heals(case, when, reference_lab, tmp_path):
     name = reference_lab
     args, kind = KILL_CASES[case]
     args = [args[0], "--name", name, *args[1:]]
     log = tmp_path / "killed.log"
     proc = _spawn(args, log)
     try:
-        entries = _poll(lambda: _change_made(name, kind) or proc.poll() is not None, 120,
-                        f"{case}: a {kind} change in force")
+        entries = _poll(lambda: _change_made(name, kind, when) or proc.poll() is not None, 120,
+                        f"{case}: a {kind} change {when}", 0.002)
         assert proc.poll() is None, f"{case} ended before it could be killed:\n{log.read_text()}"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
