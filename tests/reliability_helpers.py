@@ -3,7 +3,6 @@ and what a command wrote on the host."""
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
 import sys

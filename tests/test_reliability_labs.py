@@ -8,8 +8,8 @@ polls a condition with a generous deadline (the machine is shared)."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,11 +20,10 @@ import pytest
 
 from lab.checks import run_checks
 from lab.checks.base import Context
-from lab.loader import load_topology
 from lab.providers.netns.blueprint import lab_prefix
 from lab.providers.netns.provider import RUN_ROOT, NetnsProvider
 from lab.providers.netns.state import LabState
-from netns_helpers import host_snapshot, lab_leftovers, quiet, requires_netns, unique
+from netns_helpers import host_snapshot, lab_leftovers, requires_netns, unique
 from reliability_helpers import REPO, invoke
 
 pytestmark = [requires_netns, pytest.mark.netns]

@@ -33,11 +33,10 @@ from ...calico.ipam_state import IpamState, initial_state, to_plan
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...calico.versions import felix_pod_route_metric, parse_version
-from ...names import cali_iface
+from ...names import cali_iface, pod_name  # pod_name: also the loader's, for name clashes
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
 from ...render.frr import render_frr
-from ...names import pod_name  # noqa: F401  (the loader checks these names for clashes)
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
 
@@ -157,8 +156,6 @@ LEGACY_PREFIX = "fl-{lab}-"  # labs built before the separator: found again from
 def lab_prefix(lab: str) -> str:
     """Prefix of every namespace of a lab: two labs never share a name."""
     return f"fl-{lab}{NS_SEPARATOR}"
-
-
 
 
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
