@@ -128,3 +128,17 @@ def test_frr_tmpdir_removed_only_if_not_older_than_its_process(tmp_path):
     state_mod._remove_tmpdir(stale, now_ticks + 10 * ticks)  # dir older than the process: not its
     state_mod._remove_tmpdir(crashed, now_ticks - 10 * ticks)
     assert not young.exists() and stale.exists() and crashed.exists()
+
+
+def test_a_crash_log_our_own_sigterm_caused_is_removed(tmp_path):
+    # zebra signalled while it starts aborts on an assertion (FRR 8.4); a crash before we
+    # signalled it stays as evidence (test above).
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = int((time.time() - state_mod._boot_time()) * ticks) - 10 * ticks
+    ours, theirs = tmp_path / "zebra.4", tmp_path / "zebra.5"
+    for d in (ours, theirs):
+        d.mkdir()
+        (d / "crashlog").write_text("assertion failed")
+    state_mod._remove_tmpdir(ours, started, we_stopped_it=True)
+    state_mod._remove_tmpdir(theirs, started, we_stopped_it=False)
+    assert not ours.exists() and theirs.exists()

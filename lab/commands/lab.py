@@ -285,7 +285,7 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
     from ..checks.report import line, text_report, write_json, write_junit
 
     names = select(only)
-    for option, path in (("--json", json_path), ("--junit", junit_path)):
+    for option, path in (("--json", json_path), ("--junit", junit_path), ("--report", report_path)):
         _require_writable(option, path)  # before the checks: minutes of checks must not end in "cannot write"
     lab = open_provider(provider, topology, name)
     _require_up(lab)

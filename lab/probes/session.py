@@ -206,14 +206,22 @@ class Traffic:
         return analysis.analyze(sent, received, [m for m in marks if m[0] <= end], start, end)
 
     def wait_judged(self, until: float) -> None:
-        """Wait until every probe sent before `until` is echoed or older than the grace time."""
+        """Wait until every probe sent before `until` is echoed or older than the grace time.
+
+        A probe lost long ago is judged already: only the unanswered probes of the last grace
+        period are waited for (waiting for every unanswered probe ever sent made each step after
+        the first loss wait the whole grace time)."""
         data = self.session()
         if not data:
             return
-        end = until + self.grace(data)
-        while time.time() < end:
+        grace = self.grace(data)
+        end = until + grace
+        while True:
+            now = time.time()
+            if now >= end:
+                return
             sent, received = self._read(data)
-            if all((p.pair, p.seq) in received for p in sent if p.sent < until):
+            if all((p.pair, p.seq) in received or p.sent + grace <= now for p in sent if p.sent < until):
                 return
             time.sleep(0.02)
 

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 from ..calico.status import StatusRow, parse_birdc_protocols
 from ..checks.observe import KernelRoute, observe_routes
 from ..errors import LabError
-from .model import Expect, RouteSpec, SessionSpec
+from .spec import Expect, RouteSpec, SessionSpec
 
 
 class Names:

@@ -39,7 +39,10 @@ from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
-CONVERGE_DEADLINE = 30.0
+# Sessions active at both ends (Calico's Node_, a reflector host's) collide at start and retry in
+# step (BIRD 1.x: whole-second timers on the one host clock, error wait 5 s doubling to 30 s):
+# 30 s was met twice in 18 scenario runs; 120 s covers about five retries.
+CONVERGE_DEADLINE = 120.0
 
 
 class NetnsProvider(LabActivity, Provider):
