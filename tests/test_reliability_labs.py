@@ -274,3 +274,13 @@ def test_every_bird_log_says_what_bird_did(reference_lab):
         planned = {s.protocol for s in lab.blueprint.sessions.get(speaker.k8s_name, ())} if speaker.k8s_name else set()
         came_up = set(re.findall(r"(?m)^bird: (\S+): State changed to up$", text))
         assert planned and planned & came_up or not planned, (planned, came_up, text[-2000:])
+
+
+def test_up_of_another_topology_under_an_existing_name_says_so_and_changes_nothing(reference_lab):
+    before = _state(reference_lab)
+    run = invoke(["lab.up", "--topology", "calico-fullmesh", "--name", reference_lab], timeout=120)
+    assert run.rc == 1 and "Traceback" not in run.stderr, run.stdout + run.stderr
+    assert run.error_lines() == [run.error_lines()[0]]
+    assert f"lab {reference_lab} exists with a different topology" in run.stderr and "already up" not in run.stdout
+    assert _state(reference_lab)["objects"] == before["objects"]
+    _passes(reference_lab, ["bgp-sessions"])
