@@ -284,3 +284,45 @@ def test_up_of_another_topology_under_an_existing_name_says_so_and_changes_nothi
     assert f"lab {reference_lab} exists with a different topology" in run.stderr and "already up" not in run.stdout
     assert _state(reference_lab)["objects"] == before["objects"]
     _passes(reference_lab, ["bgp-sessions"])
+
+
+# -- output and interruptions ----------------------------------------------------------------
+
+@pytest.mark.parametrize("task", [["lab.status"], ["lab.test", "--only", "bgp-sessions"]])
+def test_a_closed_output_pipe_ends_quietly(task, reference_lab):
+    """`invoke lab.status | head -1`: the reader goes away; no BrokenPipe traceback."""
+    shell = f"{sys.executable} -m invoke {' '.join(task)} --name {reference_lab} | head -1"
+    run = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert len(run.stdout.splitlines()) == 1, run.stdout
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr, run.stderr
+    assert run.returncode in (0, 141), (run.returncode, run.stderr)  # 141: ended by SIGPIPE, as any Unix tool
+
+
+def test_hints_name_the_lab():
+    name = unique("rel-nolab")
+    run = invoke(["lab.status", "--name", name], timeout=60)
+    assert run.rc == 1 and f"`invoke lab.up --name {name}`" in run.stderr, run.stderr
+
+
+def test_ctrl_c_during_up_removes_what_it_created(tmp_path):
+    name = unique("rel-ctrlc")
+    before = host_snapshot()
+    log = tmp_path / "up.log"
+    up = _spawn(["lab.up", "--topology", "calico-fullmesh", "--name", name], log)
+    try:
+        _poll(lambda: _reached(name, "daemons") or up.poll() is not None, UP_DEADLINE, "up started daemons", 0.002)
+        assert up.poll() is None, log.read_text()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=120) == 1
+        left = lab_leftovers(lab_prefix(name), RUN_ROOT / name)  # before any `down`: up's own cleanup
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        invoke(["lab.down", "--name", name], timeout=120)
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert f"interrupted: removing what this `up` created of lab {name}" in text, text
+    assert f"error: interrupted: lab {name} was not built (what `up` had created is removed)" in text, text
+    assert left == []
+    assert host_snapshot() == before
