@@ -199,3 +199,19 @@ def test_merge_keys_are_supported():
 
     (doc,) = load_located_all("base: &b {asn: 1, role: leaf}\nr:\n  <<: *b\n  asn: 2\n", "m.yaml")
     assert dict(doc["r"]) == {"asn": 2, "role": "leaf"} and doc["r"].key_line("asn") == 4
+
+
+@pytest.mark.parametrize("option", ["json", "junit", "report"])
+def test_an_unwritable_report_path_is_refused_before_any_check_runs(option, capsys):
+    with pytest.raises(Exit):
+        tasks.test(Context(), name="rel-none", **{option: "/nonexistent-dir/x.out"})
+    lines = capsys.readouterr().err.strip().split("\n")
+    assert len(lines) == 1 and lines[0].startswith(f"error: --{option} /nonexistent-dir/x.out"), lines
+
+
+def test_a_float_where_a_whole_number_belongs_says_so(tmp_path):
+    path = tmp_path / "float.yaml"
+    path.write_text(REFERENCE.replace("asn: 500", "asn: 500.5", 1))
+    run = invoke(["lab.plan", "--topology", str(path)], timeout=60)
+    _assert_one_error(run, path, 12)
+    assert "a whole number" in run.stderr and "the number 500.5" in run.stderr, run.stderr
