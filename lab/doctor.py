@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from . import model as m
 from .exec import run_argv
+from .headroom import HostLimits, read_host_limits
 from .preflight import PACKAGES, find_binary
 
 OK, MISSING, WARN = "OK", "MISSING", "WARN"
@@ -156,6 +157,7 @@ class HostProbes:
     host_networks: Callable[[], list[tuple[str, IPv4Network]]] = _host_networks
     docker_factory: Callable[[], Any] = _default_docker
     hub_login: Callable[[], bool | None] = _docker_hub_login
+    limits: Callable[[], HostLimits] = read_host_limits
     _docker: Any = field(default=None, repr=False)
 
     def docker(self):
@@ -302,6 +304,12 @@ def _inotify(p: HostProbes) -> list[Item]:
     return items
 
 
+def _headroom(p: HostProbes, topo: m.Topology | None) -> list[Item]:
+    from .headroom import doctor_lines
+
+    return [Item(NETNS, status, name, found, fix) for status, name, found, fix in doctor_lines(p.limits(), topo)]
+
+
 def lab_networks(topo: m.Topology) -> list[tuple[str, IPv4Network]]:
     nets: dict[IPv4Network, str] = {}
     for rack in topo.racks:
@@ -335,7 +343,7 @@ def collect(provider: str | None = None, *, topology: m.Topology | None = None,
     if topology is not None:
         items.append(_subnets(p, topology))
     if provider in (None, NETNS):
-        items += _netns_binaries(p)
+        items += _netns_binaries(p) + _headroom(p, topology)
     if provider in (None, CLAB):
         items += _clab_tools(p, topology) + _engine(p, topology) + _inotify(p)
     return items

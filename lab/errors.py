@@ -12,12 +12,18 @@ class LabError(Exception):
     """An expected failure with a message a user can act on."""
 
 
+PROBLEM_MAX = 400  # characters of one error's problem text
+
+
 class InputError(LabError):
     """Bad input: names the file, the line (when known), the field and the problem."""
 
     def __init__(self, file: str, field: str, problem: str, line: int | None = None):
         self.file = file
         self.field = field
+        # A message quotes the offending value: a 15 MB scalar must not become a 15 MB error line.
+        if len(problem) > PROBLEM_MAX:
+            problem = f"{problem[:PROBLEM_MAX - 120]} ... [{len(problem)} characters] ... {problem[-100:]}"
         self.problem = problem
         self.line = line
         where = f"{file}:{line}" if line else file

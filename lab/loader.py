@@ -17,6 +17,7 @@ from . import model as m
 from . import versions
 from .calico.versions import parse_version
 from .errors import LabError, TopologyError
+from .clashes import check_name_clashes
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
 from .compact import expand as expand_compact
 from .yamlsrc import Fields, LocList, LocMap, load_located
@@ -148,6 +149,7 @@ class _Builder:
 
         routers = self.routers(routers_doc, ff)
         racks_partial = self.racks(racks_doc, top)
+        check_name_clashes(self.file, routers, racks_partial, routers_doc, racks_doc)
         links = self.links(links_doc, ff, routers, racks_partial)
         racks = self.rack_gateways(racks_partial, routers, links, racks_doc)
         calico_f = self.fields(calico_doc, "calico", top.line("calico"))
@@ -167,6 +169,8 @@ class _Builder:
         )
         self.check_addresses(topo, routers_doc, racks_doc, cluster_doc, hosts_doc)
         self.check_bridge_ports(topo, racks_doc)
+        check_name_clashes(self.file, topo.routers, topo.racks, routers_doc, racks_doc, topo.cluster, cluster_doc,
+                           topo.hosts, hosts_doc)
         return topo
 
     def timers(self, doc: Any, parent: Fields) -> m.Timers:

@@ -119,3 +119,9 @@ def cali_iface(namespace: str, pod: str) -> str:
     """The host-side name Calico gives a pod's veth: 'cali' + 11 hex digits of a hash."""
     digest = hashlib.sha1(f"{namespace}.{pod}".encode()).hexdigest()
     return "cali" + digest[:11]
+
+
+def pod_name(node: str, index: int) -> str:
+    """The name of a node's pod (and of its namespace): the loader refuses a router, node,
+    host or bridge of that name."""
+    return f"{node}-pod{index}"

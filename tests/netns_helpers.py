@@ -57,7 +57,12 @@ def host_snapshot() -> dict:
 def lab_leftovers(prefix: str, run_dir: Path) -> list[str]:
     left = []
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
-    left += [f"netns {n.split()[0]}" for n in namespaces if n.startswith(prefix)]
+    # The run dir names the lab: its namespaces under the current scheme count too (callers
+    # written for the old `fl-<lab>-` prefix would otherwise check a prefix no lab uses now).
+    from lab.providers.netns.blueprint import lab_prefix
+
+    prefixes = (prefix, lab_prefix(run_dir.name))
+    left += [f"netns {n.split()[0]}" for n in namespaces if n.startswith(prefixes)]
     if run_dir.exists():
         left.append(f"dir {run_dir}")
     for pid in os.listdir("/proc"):
@@ -67,7 +72,8 @@ def lab_leftovers(prefix: str, run_dir: Path) -> list[str]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if str(run_dir) in cmdline:
+        # With the trailing '/': lab x's run dir is a string prefix of lab x-br's.
+        if f"{run_dir}/" in cmdline:
             left.append(f"process {pid}: {cmdline[:120]}")
     return left
 

@@ -201,7 +201,7 @@ def decode_document(data: Mapping, source: str, index: int, line: int | None = N
     return decode(data, source, index, line, parse_version(version) if isinstance(version, str) else version)
 
 
-def parse_resources(text: str, source: str, *, version=None) -> ResourceSet:
+def parse_resources(text: str | bytes, source: str, *, version=None) -> ResourceSet:
     from ..yamlsrc import load_located_all
 
     documents = load_located_all(text, source, ResourceError)
@@ -226,11 +226,9 @@ def load_resources(paths: Iterable[str | Path], *, version=None) -> ResourceSet:
         files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
         for file in files:
             try:
-                text = file.read_text()
+                text = file.read_bytes()  # bytes: the YAML reader names the line of a non-UTF-8 byte
             except OSError as exc:
                 raise ResourceError(str(file), "", f"cannot read: {exc.strerror}") from None
-            except UnicodeDecodeError as exc:
-                raise ResourceError(str(file), "", f"not UTF-8 text (byte {exc.start})") from None
             result = result.merged(parse_resources(text, str(file), version=version))
     return result
 

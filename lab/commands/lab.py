@@ -93,10 +93,17 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
     if name is not None:
         check_lab_name(name)
     lab = open_provider(provider, topology, name, for_up=True, dry_run=dry_run, out=out)
+    from ..headroom import overflow_hint, read_host_limits
+
     with changing(lab, "lab.up", out):
+        limits = read_host_limits()
         try:
             lab.up(out)
         except LabError:
+            # Sessions stuck in Connect look like a config problem; name the host's table if it overflowed.
+            hint = overflow_hint(limits, read_host_limits()) if provider == "netns" else None
+            if hint:
+                out.write(f"note: {hint}\n")
             # Only the `up` that created objects gives this advice: a loser of two concurrent
             # `up`s never holds the lock, so it never points at the winner's lab.
             if getattr(lab, "built_something", False):

@@ -34,7 +34,7 @@ from ...calico.ipam_state import IpamState, initial_state, to_plan
 from ...calico.peering import Session, plan_peering
 from ...calico.resources import ResourceSet, load_resources, parse_resources
 from ...calico.versions import felix_pod_route_metric, parse_version
-from ...names import cali_iface
+from ...names import cali_iface, pod_name  # pod_name: also the loader's, for name clashes
 from ...render.calico import render_calico
 from ...fabric import PlanIndex
 from ...render.frr import render_frr
@@ -156,10 +156,6 @@ LEGACY_PREFIX = LEGACY_NS_PREFIX  # the scheme lives in lab/names.py with the ot
 def lab_prefix(lab: str) -> str:
     """Prefix of every namespace of a lab: two labs never share a name (lab/names.py)."""
     return namespace_prefix(lab)
-
-
-def pod_name(node: str, index: int) -> str:
-    return f"{node}-pod{index}"
 
 
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:

@@ -328,7 +328,9 @@ class BirdNode:
         self._check(self.conf_path)
 
     def argv(self) -> list[str]:
-        argv = [binary("bird"), "-f", "-c", str(self.conf_path), "-s", str(self.socket),
+        # -d, as calico-node runs BIRD (`bird -R -s bird.ctl -d -c bird.cfg`): foreground, and every
+        # log class to stderr, i.e. bird.log. With -f alone BIRD logs to syslog and bird.log stays empty.
+        argv = [binary("bird"), "-d", "-c", str(self.conf_path), "-s", str(self.socket),
                 "-P", str(self.workdir / "bird.pid")]
         if _bird_user():
             argv += ["-u", BIRD_USER, "-g", BIRD_USER]

@@ -19,7 +19,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from ... import model as m
+from ... import headroom, model as m
 from ...calico.resources import ResourceSet
 from ...calico.ipam_state import IpamState
 from ...calico.store import Store, decode
@@ -141,6 +141,8 @@ class NetnsProvider(LabActivity, Provider):
                              seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
+        for note in headroom.require(bp):  # the host's shared neighbour table and open files
+            out.write(f"note: {note}\n")
         started = self._started = time.monotonic()
         self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
