@@ -304,10 +304,11 @@ def _inotify(p: HostProbes) -> list[Item]:
     return items
 
 
-def _headroom(p: HostProbes, topo: m.Topology | None) -> list[Item]:
+def _headroom(p: HostProbes, topo: m.Topology | None, needs) -> list[Item]:
     from .headroom import doctor_lines
 
-    return [Item(NETNS, status, name, found, fix) for status, name, found, fix in doctor_lines(p.limits(), topo)]
+    return [Item(NETNS, status, name, found, fix) for status, name, found, fix in
+            doctor_lines(p.limits(), topo, needs if topo is not None else None)]
 
 
 def lab_networks(topo: m.Topology) -> list[tuple[str, IPv4Network]]:
@@ -336,14 +337,15 @@ def _subnets(p: HostProbes, topo: m.Topology) -> Item:
 
 
 def collect(provider: str | None = None, *, topology: m.Topology | None = None,
-            probes: HostProbes | None = None) -> list[Item]:
-    """The items for one provider (and the shared ones), or for all when provider is None."""
+            probes: HostProbes | None = None, needs=None) -> list[Item]:
+    """The items for one provider (and the shared ones), or for all when provider is None.
+    `needs`: the topology's head-room needs on the netns provider (`headroom.LabNeeds`)."""
     p = probes or HostProbes()
     items = [_root(p), *_kernel(p)]
     if topology is not None:
         items.append(_subnets(p, topology))
     if provider in (None, NETNS):
-        items += _netns_binaries(p) + _headroom(p, topology)
+        items += _netns_binaries(p) + _headroom(p, topology, needs)
     if provider in (None, CLAB):
         items += _clab_tools(p, topology) + _engine(p, topology) + _inotify(p)
     return items
@@ -368,11 +370,11 @@ def report(items: Sequence[Item], providers: Sequence[str]) -> tuple[list[str], 
 
 
 def run_doctor(provider: str | None = None, *, topology: m.Topology | None = None,
-               probes: HostProbes | None = None) -> tuple[list[str], dict[str, bool]]:
+               probes: HostProbes | None = None, needs=None) -> tuple[list[str], dict[str, bool]]:
     """(lines to print, {provider: ready}) for one provider or, with None, for both."""
     if provider is not None and provider not in PROVIDERS:
         from .errors import LabError
 
         raise LabError(f"unknown provider '{provider}' (use one of: {', '.join(PROVIDERS)})")
     providers = [provider] if provider else list(PROVIDERS)
-    return report(collect(provider, topology=topology, probes=probes), providers)
+    return report(collect(provider, topology=topology, probes=probes, needs=needs), providers)

@@ -171,11 +171,10 @@ def _round_up(value: int) -> int:
     return 1 << max(0, int(value) - 1).bit_length()
 
 
-def doctor_lines(limits: HostLimits, topo=None) -> list[tuple[str, str, str, str]]:
-    """`lab.doctor`'s netns head-room items as (OK|WARN|MISSING, item, found, fix)."""
-    from .providers.netns.blueprint import build_blueprint
-
-    needs = lab_needs(build_blueprint(topo)) if topo is not None else None
+def doctor_lines(limits: HostLimits, topo=None, needs: LabNeeds | None = None) -> list[tuple[str, str, str, str]]:
+    """`lab.doctor`'s netns head-room items as (OK|WARN|MISSING, item, found, fix). `needs`:
+    what `topo` needs (`lab_needs` of its blueprint, built by the caller: the blueprint belongs
+    to the provider layer, above this one)."""
     found = (f"{limits.neigh_entries} of {limits.gc_thresh3} entries in use by all namespaces (permanent ones "
              f"included, which do not count)" if limits.neigh_free is not None else "unknown (no /proc/net/stat/arp_cache)")
     if needs:

@@ -13,6 +13,7 @@ import pytest
 
 from lab import headroom as h
 from lab.commands import lab as cmd
+from lab.commands.doctor import netns_needs
 from lab.doctor import MISSING, OK, WARN, HostProbes, run_doctor
 from lab.errors import DaemonError, EnvironmentProblem, LabError
 from lab.loader import load_topology
@@ -129,27 +130,28 @@ def test_an_overflow_during_up_is_named():
 
 def test_doctor_reports_the_head_room_and_a_lab_that_does_not_fit(tmp_path):
     topo = load_topology("calico-bgp-rr")
-    lines, verdicts = run_doctor("netns", topology=topo, probes=HostProbes(limits=lambda: limits(10, 16, fulls=2)))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(10, 16, fulls=2)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     assert neigh.startswith(MISSING) and "10 of 16 entries in use by all namespaces" in neigh
     assert "calico-bgp-rr needs 28 dynamic ones" in neigh and "full 2 times" in neigh
     assert "sysctl -w net.ipv4.neigh.default.gc_thresh3=64" in neigh and verdicts["netns"] is False
-    lines, verdicts = run_doctor("netns", topology=topo, probes=HostProbes(limits=lambda: limits(1010, 1024)))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(1010, 1024)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     assert neigh.startswith(WARN) and "sysctl -w net.ipv4.neigh.default.gc_thresh3=2048" in neigh
     assert verdicts["netns"] is True
-    lines, _ = run_doctor("netns", topology=topo, probes=HostProbes(limits=lambda: limits(10, 1024, soft=1024, hard=1024)))
+    lines, _ = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(10, 1024, soft=1024, hard=1024)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     (files,) = [ln for ln in lines if "open files" in ln]
     assert neigh.startswith(OK) and "10 of 1024 entries" in neigh
     assert files.startswith(OK) and "needs about 120" in files
-    lines, verdicts = run_doctor("netns", topology=topo, probes=HostProbes(limits=lambda: limits(soft=64, hard=100)))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(soft=64, hard=100)))
     (files,) = [ln for ln in lines if "open files" in ln]
     assert files.startswith(MISSING) and "hard limit is 100" in files and verdicts["netns"] is False
 
 
 def test_doctor_on_this_host():
-    lines, _ = run_doctor("netns", topology=load_topology("calico-bgp-rr"))
+    topo = load_topology("calico-bgp-rr")
+    lines, _ = run_doctor("netns", topology=topo, needs=netns_needs(topo))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     thresh = int(Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3").read_text())
     assert re.search(rf"\d+ of {thresh} entries in use by all namespaces \(permanent ones included, which do not "
