@@ -37,7 +37,7 @@ from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
-from .state import LabState, teardown
+from .state import LabState, ProcessBatch, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
 
@@ -189,11 +189,15 @@ class NetnsProvider(LabActivity, Provider):
         shutil.copyfile(self.topo.source, self.run_dir / "topology.yaml")
         documents = self._seed[0] if self._seed else seed_documents(self.topo)
         self.store().seed(documents, bp.ipam_state, str(self.topo.source))
-        self._bp_revision = self.store().revision()
+        # The datastore now holds exactly what `bp` was built from: keep it (building it again
+        # from the store for the convergence probes cost a whole second plan).
+        self._blueprint, self._bp_revision = bp, self.store().revision()
 
     def _namespaces(self, state: LabState, bp: Blueprint) -> None:
+        # Intent first, in one durable write for all of them: a crash right after any creation
+        # is still cleaned (teardown skips recorded namespaces that never came to exist).
+        state.record_netns_many(ns.netns for ns in bp.namespaces)
         for ns in bp.namespaces:
-            state.record_netns(ns.netns)  # intent first: a crash right after creation is still cleaned
             netlink.create_netns(ns.netns)
             # Before any interface exists, so new interfaces inherit rp_filter/IPv6 defaults.
             netlink.set_sysctls(ns.netns, {k: v for k, v in bp.sysctls[ns.netns].items() if ".cali" not in k})
@@ -217,17 +221,23 @@ class NetnsProvider(LabActivity, Provider):
 
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
         routers = [self._frr(d) for d in bp.frr]
-        deadline = time.monotonic() + 10
-        for router in routers:
-            router.start(state, deadline)
+        deadline = time.monotonic() + 10 + 0.05 * len(routers)
+        with ProcessBatch(state) as batch:
+            for router in routers:
+                router.start_zebra(batch)
+        with ProcessBatch(state) as batch:
+            for router in routers:
+                router.start_bgpd(batch, deadline)
         for router in routers:
             router.wait_ready(deadline)
 
     def _start_bird(self, state: LabState, bp: Blueprint) -> None:
         nodes = [self._bird(d) for d in bp.bird]
-        for node in nodes:
-            node.start(state)
-        deadline = time.monotonic() + 10
+        with ProcessBatch(state) as batch:
+            for node in nodes:
+                node.start(batch)
+        # One readiness probe per speaker; the deadline allows for the start-up of all of them.
+        deadline = time.monotonic() + 10 + 0.02 * len(nodes)
         for node in nodes:
             node.wait_ready(deadline)
 

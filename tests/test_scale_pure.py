@@ -1,0 +1,90 @@
+"""Scale helpers that need no root: IPAM's free-block search and the BIRD control-socket client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from ipaddress import IPv4Network, ip_network
+
+from hypothesis import given, settings, strategies as st
+
+from lab import birdctl
+from lab.calico.ipam_state import BlockAlloc, _Taken
+
+
+def _brute_free(pool: str, size: int, taken: list[str]) -> list[IPv4Network]:
+    nets = [ip_network(t) for t in taken]
+    return [c for c in ip_network(pool).subnets(new_prefix=size) if not any(c.overlaps(t) for t in nets)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.sampled_from([24, 25, 26, 27, 28])), max_size=25),
+       st.sampled_from([24, 26, 28]))
+def test_free_blocks_are_exactly_those_that_overlap_no_taken_block(raw, size):
+    # Taken blocks of mixed sizes inside and around a /20 pool (aligned, as Calico blocks are).
+    taken = []
+    for third, prefix in raw:
+        net = ip_network(f"10.0.{third}.0/{prefix}", strict=False)
+        taken.append(str(net))
+    pool = "10.0.0.0/20"
+    found = list(_Taken([BlockAlloc(t, "p", "n") for t in taken]).free_blocks(pool, size))
+    assert found == _brute_free(pool, size, taken)
+
+
+def test_free_blocks_of_a_block_size_shorter_than_the_pool_is_none():
+    assert list(_Taken([]).free_blocks("10.0.0.0/24", 20)) == []
+
+
+def test_birdc_rendering_of_reply_lines():
+    lines = ["0001 BIRD 1.6.8 ready.", "2002-name     proto    table    state  since       info",
+             "1002-static1  Static   master   up     12:00:00", " continued line",
+             "+async notice", "0000 "]
+    assert birdctl.format_reply(lines) == ("BIRD 1.6.8 ready.\nname     proto    table    state  since       info\n"
+                                           "static1  Static   master   up     12:00:00\ncontinued line\n"
+                                           ">>> async notice\n")
+    assert birdctl.format_reply(["8003 No protocols match"]) == "No protocols match\n"
+    assert birdctl.format_reply(["garbage"]) == "??? <garbage>\n"
+    assert birdctl.complete(["1002-x", "0000"]) and birdctl.complete(["0013 Daemon is up"])
+    assert not birdctl.complete(["1002-x"]) and not birdctl.complete([" cont"]) and not birdctl.complete([])
+
+
+def _fake_bird(path, answers: dict[str, list[str]], close_early: bool = False):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"0001 BIRD 1.6.8 ready.\n")
+            command = conn.makefile("r").readline().strip()
+            lines = answers[command]
+            if close_early:
+                lines = lines[:-1]
+            conn.sendall("".join(line + "\n" for line in lines).encode())
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_command_over_a_socket_prints_what_birdc_prints(tmp_path):
+    path = tmp_path / "bird.ctl"
+    thread = _fake_bird(path, {"show status": ["1000-BIRD 1.6.8", "1011-Router ID is 10.0.0.1",
+                                               "0013 Daemon is up and running"]})
+    assert birdctl.command(path, "show status") == ("BIRD 1.6.8 ready.\nBIRD 1.6.8\nRouter ID is 10.0.0.1\n"
+                                                    "Daemon is up and running\n")
+    thread.join(5)
+
+
+def test_a_missing_socket_or_a_cut_answer_is_a_birdctl_error(tmp_path):
+    import pytest
+
+    with pytest.raises(birdctl.BirdCtlError, match="bird.ctl"):
+        birdctl.command(tmp_path / "bird.ctl", "show status", timeout=1)
+    path = tmp_path / "cut.ctl"
+    thread = _fake_bird(path, {"show protocols": ["2002-name", "1002-p1", "0000 "]}, close_early=True)
+    with pytest.raises(birdctl.BirdCtlError, match="closed before the end"):
+        birdctl.command(path, "show protocols", timeout=5)
+    thread.join(5)
