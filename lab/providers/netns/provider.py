@@ -37,6 +37,8 @@ from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
+from .neighbours import host_table_problem
+from .netlink import host_neighbour_table
 from .state import LabState, ProcessBatch, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
@@ -136,6 +138,9 @@ class NetnsProvider(LabActivity, Provider):
                              seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
+        problem = host_table_problem(len(set(bp.dynamic_neighbours)), *host_neighbour_table())
+        if problem:
+            raise LabError(problem)
         started = self._started = time.monotonic()
         self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
@@ -146,6 +151,7 @@ class NetnsProvider(LabActivity, Provider):
             Step(f"save topology and Calico resources to {self.run_dir}", lambda: self._save(state, bp)),
             Step(f"create {len(bp.namespaces)} namespaces", lambda: self._namespaces(state, bp)),
             Step(f"wire {len(bp.veths)} veth pairs and {len(bp.bridges)} bridges", lambda: self._links(bp)),
+            Step(f"program {len(bp.neighbours)} permanent neighbour entries", lambda: self._neighbours(bp)),
             # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
             Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
             Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
@@ -204,7 +210,7 @@ class NetnsProvider(LabActivity, Provider):
 
     def _links(self, bp: Blueprint) -> None:
         for veth in bp.veths:
-            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, mac_a=veth.mac_a)
+            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, mac_a=veth.mac_a, mac_b=veth.mac_b)
         for bridge in bp.bridges:
             netlink.add_bridge(bridge.ns, bridge.name, bridge.ports)
         for address in bp.addresses:
@@ -218,6 +224,11 @@ class NetnsProvider(LabActivity, Provider):
             per_iface = {k: v for k, v in values.items() if ".cali" in k}
             if per_iface:
                 netlink.set_sysctls(netns, per_iface)
+
+    def _neighbours(self, bp: Blueprint) -> None:
+        # Before any daemon starts: its first packets to a peer find the peer's MAC already.
+        for n in bp.neighbours:
+            netlink.add_neighbour(n.ns, n.ifname, n.ip, n.mac)
 
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
         routers = [self._frr(d) for d in bp.frr]
