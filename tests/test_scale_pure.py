@@ -88,3 +88,63 @@ def test_a_missing_socket_or_a_cut_answer_is_a_birdctl_error(tmp_path):
     with pytest.raises(birdctl.BirdCtlError, match="closed before the end"):
         birdctl.command(path, "show protocols", timeout=5)
     thread.join(5)
+
+
+# -- permanent neighbour entries (lab/providers/netns/neighbours.py) -------------------------
+
+from lab.providers.netns.blueprint import Address, build_blueprint  # noqa: E402
+from lab.providers.netns.neighbours import (Neighbour, config_peers, host_table_problem, lab_mac,  # noqa: E402
+                                            plan_neighbours)
+
+
+def test_lab_macs_are_unicast_locally_administered_deterministic_and_distinct():
+    macs = {lab_mac("fl-x.", f"fl-x.n{i}", "eth0") for i in range(2000)}
+    assert len(macs) == 2000
+    assert all(m.startswith("02:") and len(m) == 17 for m in macs)
+    assert lab_mac("fl-x.", "fl-x.n1", "eth0") == lab_mac("fl-x.", "fl-x.n1", "eth0")
+    assert lab_mac("fl-x.", "fl-x.n1", "eth0") != lab_mac("fl-y.", "fl-x.n1", "eth0")
+
+
+def test_config_peers_reads_bird_and_frr_neighbours_once_each():
+    bird = "protocol bgp Mesh_10_0_0_2 from bgp_template {\n  neighbor 10.0.0.2 as 64512;\n}\n" \
+           "protocol bgp Node_10_0_0_2 {\n  neighbor 10.0.0.2 port 179 as 64512;\n}\n"
+    frr = "router bgp 65005\n neighbor 10.1.5.10 remote-as 65005\n neighbor 10.1.5.10 description x\n" \
+          " neighbor 10.1.10.2 remote-as 500\n"
+    assert config_peers(bird) == ["10.0.0.2"]
+    assert config_peers(frr) == ["10.1.5.10", "10.1.10.2"]
+
+
+def test_plan_neighbours_connected_owned_routed_and_unowned_peers():
+    addresses = [Address("a", "eth0", "10.0.0.1/24"), Address("b", "eth0", "10.0.0.2/24"),
+                 Address("a", "eth1", "10.9.0.1/30"), Address("p", "eth0", "10.244.0.1/32")]
+    macs = {("a", "eth0"): "02:00:00:00:00:01", ("b", "eth0"): "02:00:00:00:00:02",
+            ("a", "eth1"): "02:00:00:00:00:03"}
+    entries, left = plan_neighbours(addresses, macs, {
+        "a": ["10.0.0.2", "10.0.0.2", "192.168.1.1"],  # owned peer (twice), a routed (multihop) one
+        "b": ["10.0.0.1", "10.0.0.77"],  # owned, and an address no lab interface has
+        "p": ["10.244.0.9"]})
+    assert entries == [Neighbour("a", "eth0", "10.0.0.2", "02:00:00:00:00:02"),
+                       Neighbour("b", "eth0", "10.0.0.1", "02:00:00:00:00:01")]
+    assert left == [("b", "10.0.0.77")]
+
+
+def test_host_table_problem_names_the_sysctl_only_when_the_entries_do_not_fit():
+    assert host_table_problem(0, 5000, 1024) is None
+    assert host_table_problem(10, 100, 1024) is None
+    problem = host_table_problem(30, 1000, 1024)
+    assert problem and "net.ipv4.neigh.default.gc_thresh3" in problem and "30" in problem
+
+
+def test_shipped_topologies_need_no_dynamic_entry_for_sessions():
+    from lab.loader import load_topology
+
+    for name in ("calico-bgp-rr", "calico-rr-external", "calico-fullmesh", "calico-rr-rack", "calico-rr-pair"):
+        bp = build_blueprint(load_topology(name))
+        assert bp.neighbours and not bp.dynamic_neighbours, name
+        # Every speaker has an entry for each peer in its config that a lab interface owns.
+        owned = {a.cidr.split("/")[0] for a in bp.addresses}
+        have = {(n.ns, n.ip) for n in bp.neighbours}
+        for d in bp.bird:
+            for peer in config_peers(d.config):
+                if peer in owned:
+                    assert (d.ns, peer) in have, (name, d.target, peer)
