@@ -148,3 +148,42 @@ def test_shipped_topologies_need_no_dynamic_entry_for_sessions():
             for peer in config_peers(d.config):
                 if peer in owned:
                     assert (d.ns, peer) in have, (name, d.target, peer)
+
+
+# -- parallel start and per-speaker waits (lab/providers/netns/startup.py) --------------------
+
+from lab.providers.netns import startup  # noqa: E402
+
+
+def test_wait_sessions_asks_a_settled_speaker_no_more_and_reports_the_unsettled():
+    asked: list[str] = []
+    ready_after = {"a": 1, "b": 3, "c": 99}
+    rounds = {"a": 0, "b": 0, "c": 0}
+
+    def settled(target):
+        asked.append(target)
+        rounds[target] += 1
+        return rounds[target] >= ready_after[target]
+
+    now = [0.0]
+    left = startup.wait_sessions(["a", "b", "c", "a"], settled, deadline=5.0, clock=lambda: now[0],
+                                 wait=lambda s: now.__setitem__(0, now[0] + 1.0))
+    assert left == ["c"]
+    assert asked.count("a") == 1 and asked.count("b") == 3 and asked.count("c") == 6
+
+
+def test_in_parallel_runs_every_item_and_raises_the_first_error_after_all_ran():
+    import pytest
+
+    done: list[int] = []
+
+    def action(i):
+        done.append(i)
+        if i in (3, 7):
+            raise RuntimeError(f"item {i}")
+
+    with pytest.raises(RuntimeError, match="item 3"):
+        startup.in_parallel(list(range(10)), action)
+    assert sorted(done) == list(range(10))
+    startup.in_parallel([1], done.append)
+    assert done[-1] == 1

@@ -30,7 +30,7 @@ from ...loader import load_topology
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
-from . import live, netlink
+from . import live, netlink, startup
 from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
@@ -39,7 +39,7 @@ from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
 from .neighbours import host_table_problem
 from .netlink import host_neighbour_table
-from .state import LabState, ProcessBatch, teardown
+from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 CONVERGE_DEADLINE = 30.0
 
@@ -231,26 +231,10 @@ class NetnsProvider(LabActivity, Provider):
             netlink.add_neighbour(n.ns, n.ifname, n.ip, n.mac)
 
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
-        routers = [self._frr(d) for d in bp.frr]
-        deadline = time.monotonic() + 10 + 0.05 * len(routers)
-        with ProcessBatch(state) as batch:
-            for router in routers:
-                router.start_zebra(batch)
-        with ProcessBatch(state) as batch:
-            for router in routers:
-                router.start_bgpd(batch, deadline)
-        for router in routers:
-            router.wait_ready(deadline)
+        startup.start_frr(state, [self._frr(d) for d in bp.frr])
 
     def _start_bird(self, state: LabState, bp: Blueprint) -> None:
-        nodes = [self._bird(d) for d in bp.bird]
-        with ProcessBatch(state) as batch:
-            for node in nodes:
-                node.start(batch)
-        # One readiness probe per speaker; the deadline allows for the start-up of all of them.
-        deadline = time.monotonic() + 10 + 0.02 * len(nodes)
-        for node in nodes:
-            node.wait_ready(deadline)
+        startup.start_bird(state, [self._bird(d) for d in bp.bird])
 
     def _converge(self, bp: Blueprint, deadline: float = CONVERGE_DEADLINE) -> None:
         # The same probes lab.test uses: sessions on both ends, then every pod route.
@@ -258,6 +242,7 @@ class NetnsProvider(LabActivity, Provider):
         from ...checks.base import Context
 
         ctx = Context(self, deadline=deadline, interval=0.05)
+        startup.wait_each_speaker(self, ctx, time.monotonic() + deadline)
         for name, check in (("sessions_established", sessions.run), ("routes_present", routes.run)):
             result = check(ctx)
             if not result.ok:
