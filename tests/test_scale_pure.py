@@ -187,3 +187,39 @@ def test_in_parallel_runs_every_item_and_raises_the_first_error_after_all_ran():
     assert sorted(done) == list(range(10))
     startup.in_parallel([1], done.append)
     assert done[-1] == 1
+
+
+# -- the lab choice calico.lab_passive_reflectors ----------------------------------------------
+
+def _rr_topology(tmp_path, passive: str | None):
+    from lab.loader import load_topology
+
+    extra = f"  lab_passive_reflectors: {passive}\n" if passive is not None else ""
+    path = tmp_path / "t.yaml"
+    path.write_text("name: t\nracks:\n  rack0: {bridge: br-rack0, subnet: 10.8.0.0/24, nodes: 6}\n"
+                    "cluster:\n  pod_subnet: 10.244.0.0/16\ncalico:\n  peering: route-reflectors\n" + extra +
+                    "  route_reflectors:\n    nodes: [control-plane, worker]\n    cluster_id: 224.0.0.1\n")
+    return load_topology(path)
+
+
+def test_passive_reflectors_make_only_the_reflector_end_of_client_sessions_passive(tmp_path):
+    plain = build_blueprint(_rr_topology(tmp_path, None))
+    assert all("passive on" not in d.config for d in plain.bird)  # Calico's own rendering by default
+    bp = build_blueprint(_rr_topology(tmp_path, "true"))
+    by_node = {d.target: d.config for d in bp.bird}
+    for rr in ("control-plane", "worker"):
+        assert by_node[rr].count("passive on") == 4  # its four clients connect to it
+    for client in set(by_node) - {"control-plane", "worker"}:
+        assert "passive on" not in by_node[client]
+    # Only `passive` differs from Calico's plan: same sessions, same peers.
+    assert {k: [(s.peer_address, s.protocol) for s in v] for k, v in bp.sessions.items()} == \
+           {k: [(s.peer_address, s.protocol) for s in v] for k, v in plain.sessions.items()}
+
+
+def test_passive_reflectors_must_be_a_boolean(tmp_path):
+    import pytest
+
+    from lab.errors import LabError
+
+    with pytest.raises(LabError, match="lab_passive_reflectors"):
+        _rr_topology(tmp_path, "'yes please'")

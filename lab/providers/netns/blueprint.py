@@ -18,7 +18,7 @@ Layout (one namespace per lab object; nothing is created in the host namespace):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from ipaddress import IPv4Interface
 from types import MappingProxyType
@@ -222,6 +222,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         ipam_state = initial_state(rs, initial_pods(topo))
     version = parse_version(topo.calico.version)
     sessions = plan_peering(rs, version)
+    if topo.calico.lab_passive_reflectors:
+        sessions = passive_reflectors(sessions)
     # The fabric side (a leaf's rack neighbours, a reflector host's clients) follows this plan.
     plan_index = PlanIndex.build(rs, sessions)
     ipam = to_plan(ipam_state, rs)
@@ -347,6 +349,13 @@ def _session_neighbours(veths, addresses, routes, frr, bird):
         if r.gateway and r.gateway != POD_GATEWAY:
             talks_to.setdefault(r.ns, []).append(r.gateway)
     return plan_neighbours(addresses, macs, talks_to)
+
+
+def passive_reflectors(sessions: Mapping[str, tuple[Session, ...]]) -> dict[str, tuple[Session, ...]]:
+    """The lab choice `calico.lab_passive_reflectors`: a reflector waits for its clients to
+    connect (`passive on` on its rr-client sessions), so the two ends never collide."""
+    return {node: tuple(replace(s, passive=True) if s.rr_client else s for s in items)
+            for node, items in sessions.items()}
 
 
 def _base_sysctls(kind: str) -> dict[str, str]:
