@@ -168,10 +168,23 @@ def pod_name(node: str, index: int) -> str:
     return f"{node}-pod{index}"
 
 
+_RENDERED: dict[int, tuple[m.Topology, str]] = {}
+
+
+def _render_once(topo: m.Topology) -> str:
+    """render_calico of this topology object, once (up needs it for the plan and for the
+    datastore's seed; YAML emitting took seconds per call at 1,000 nodes)."""
+    cached = _RENDERED.get(id(topo))
+    if cached is None or cached[0] is not topo:
+        _RENDERED.clear()  # one topology at a time: no growth in a long-lived process
+        cached = _RENDERED[id(topo)] = (topo, render_calico(topo))
+    return cached[1]
+
+
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
     """The topology's Calico resources, exactly as rendered for users, plus its extra files
     (applied after them, as `calicoctl apply` would): the seed of a lab's datastore."""
-    text = render_calico(topo)
+    text = _render_once(topo)
     version = parse_version(topo.calico.version)
     rs = parse_resources(text, f"{topo.name}/calico/resources.yaml", version=version)
     if topo.calico.resources:
@@ -189,9 +202,11 @@ def seed_documents(topo: m.Topology) -> list[dict]:
     `calico.resources` file in order (same kind and name: the later one wins, as with
     `calicoctl apply`). `calico_resources` has validated all of them strictly."""
     docs: dict[tuple[str, str], dict] = {}
-    texts = [render_calico(topo)] + [Path(p).read_text() for p in topo.calico.resources]
+    texts = [_render_once(topo)] + [Path(p).read_text() for p in topo.calico.resources]
     for text in texts:
-        for data in yaml.safe_load_all(text):
+        # Already validated strictly by calico_resources: libyaml's loader where there is one
+        # (PyYAML's pure-Python one took ~5 s for a 1,000-node lab's resources).
+        for data in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if not data:
                 continue
             items = data.get("items") if str(data.get("kind", "")).endswith("List") else None
