@@ -29,7 +29,11 @@ def lab(request, tmp_path_factory):
                              out_dir=tmp_path_factory.mktemp("nb"))
     if provider.is_up():
         provider.down(quiet())
-    provider.up(io.StringIO())
+    try:
+        provider.up(io.StringIO())
+    except BaseException:
+        provider.down(quiet())  # a failed up must not leave the lab behind
+        raise
     yield provider
     provider.down(quiet())
 
