@@ -90,7 +90,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
         lab = NetnsProvider(topo, name, out_dir=Path(tmp) / "out")
         row: dict = {"family": family, "nodes": nodes, "sessions_planned": None}
         row["host_neigh_before"] = netlink.host_neighbour_table()[0]
-        out = io.StringIO()
+        out = _Tee()
         prefix = lab.ns_prefix()
         try:
             started = time.monotonic()
@@ -125,6 +125,16 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
             row["left"] = leftovers(lab, prefix)
         row["python_mb"] = python_peak_mb()
     return row
+
+
+class _Tee(io.StringIO):
+    """up's step lines, kept for the row and shown on stderr as they come (a big lab's phases
+    are visible even if the run is interrupted)."""
+
+    def write(self, text: str) -> int:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        return super().write(text)
 
 
 def fmt(row: dict) -> str:

@@ -285,16 +285,21 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
     problems: list[str] = []
     objects = list(reversed(state.objects))
 
+    # Every daemon is asked to stop at once (they shut down side by side), then each is waited
+    # for (and killed after `deadline`) in reverse creation order.
+    gone = procs.terminate_all([o for o in objects if o["kind"] == "process"])
     for obj in objects:
         if obj["kind"] != "process":
             continue
         if procs.stop(obj["pid"], obj.get("starttime"), deadline):
-            stopped += 1
+            gone.add(obj["pid"])
+        procs.reap(obj["pid"])  # one that exited on the first SIGTERM and is our child
         if procs.pid_alive(obj["pid"], obj.get("starttime")):
             problems.append(f"process {obj['pid']} ({obj.get('role')}) did not stop")
         elif obj.get("tmpdir"):
             _remove_tmpdir(obj["tmpdir"], obj.get("starttime"))
 
+    stopped = len(gone)
     for obj in objects:
         if obj["kind"] != "netns":
             continue
