@@ -73,3 +73,13 @@ def test_the_default_limit_keeps_labs_of_about_twenty_pods_exhaustive():
     assert not choose_pairs(pods, nodes, rack_of, sessions)[1].sampled
     pods, nodes, rack_of, sessions = _lab(1, 30)
     assert choose_pairs(pods, nodes, rack_of, sessions)[1].sampled
+
+
+def test_behind_a_fabric_only_hubs_talk_within_a_rack():
+    # Within a rack, node-to-node traffic needs a neighbour entry per pair (no session between
+    # them behind a fabric): only the hubs' own rack pair does that, two hubs per rack.
+    pods, nodes, rack_of, sessions = _lab(4, 25)
+    pairs, coverage = choose_pairs(pods, nodes, rack_of, sessions)
+    same_rack = [p for p in pairs if rack_of[p.dst.node] == rack_of[p.source_node]]
+    assert len(same_rack) == 4 and len({p.source for p in same_rack}) == 4
+    assert len([p for p in pairs if p.source in nodes]) == 100 and coverage.pods_as_source == 100

@@ -5,14 +5,15 @@ All pairs are P·(P-1) pod pairs plus N·P node-to-pod pairs: 28 in the referenc
 every pair is pinged. Past it, a deterministic sample that still covers every pod, every
 node and every rack pair, and grows linearly with the lab (plus one pair per rack pair):
 
-- every pod pings a *hub* pod of its rack (from a pod on another node where there is one);
-- every node pings a hub pod of its rack (a pod on another node where there is one);
+- every pod and every node pings a *hub* pod of the next rack (of its own rack in a one-rack
+  lab; a hub on another node where there is one);
 - for every unordered pair of racks (a rack with itself included) one hub pod pings another.
 
 A rack's hubs are its nodes with the most planned BGP sessions (the route reflectors of an
 in-cluster reflector lab; ties by name). Why: the hubs' addresses are session peers of the
-other nodes, so the sample's traffic finds permanent neighbour entries on every hop
-(providers/netns/neighbours.py) and adds nothing to the host's shared dynamic ARP table.
+other nodes (or, behind a fabric, traffic to them crosses routers), so the sample's traffic
+finds permanent neighbour entries on every hop (providers/netns/neighbours.py) and adds
+(next to) nothing to the host's shared dynamic ARP table.
 Pure: pods, racks and session counts in, pairs out.
 """
 
@@ -46,7 +47,7 @@ class Coverage:
         if not self.sampled:
             return f"all {self.pairs} pairs"
         return (f"a sample of {self.pairs} of {self.all_pairs} pairs: every pod ({self.pods_as_source}) and node "
-                f"({self.nodes_as_source}) pings a hub of its rack, {self.rack_pairs}/{self.all_rack_pairs} rack "
+                f"({self.nodes_as_source}) pings a hub pod, {self.rack_pairs}/{self.all_rack_pairs} rack "
                 f"pairs between hubs (--full: every pair)")
 
 
@@ -68,12 +69,19 @@ def choose_pairs(pods: Sequence, nodes: Sequence[str], rack_of: Mapping[str, str
         return pairs, Coverage(len(pairs), total, False, len(pods), len(nodes), all_rack_pairs, all_rack_pairs)
     hubs = _hub_pods(pods, rack_of, sessions_of)
     pairs: list[Pair] = []
+    def target(rack: str) -> str:
+        # Within a rack, traffic between two nodes goes straight to the owner of a block, which
+        # is no session peer behind a fabric (the leaf is): a dynamic neighbour entry per pair.
+        # With racks, a hub of the next rack answers through the fabric (routers' entries are
+        # permanent); on one segment the hubs are everybody's session peers.
+        return racks[(racks.index(rack) + 1) % len(racks)] if rack in racks and len(racks) > 1 else rack
+
     for i, pod in enumerate(sorted(pods, key=lambda p: p.name)):
-        dst = _hub_for(hubs[rack_of[pod.node]], pod.node, pod.name, i)
+        dst = _hub_for(hubs[target(rack_of[pod.node])], pod.node, pod.name, i)
         if dst is not None:
             pairs.append(Pair(pod.name, pod.node, dst))
     for i, node in enumerate(sorted(nodes)):
-        rack_hubs = hubs.get(rack_of[node])
+        rack_hubs = hubs.get(target(rack_of[node]))
         if rack_hubs:
             pairs.append(Pair(node, node, _hub_for(rack_hubs, node, node, i) or rack_hubs[0]))
     rack_pairs = 0
