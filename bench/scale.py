@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.up import peak_rss_mb  # noqa: E402  (the daemons' peak RSS, as bench/up.py sums it)
 from lab.checks import run_checks, select  # noqa: E402
 from lab.checks.base import Context  # noqa: E402
 from lab.commands.gen import FAMILIES, family_text  # noqa: E402
@@ -37,18 +38,6 @@ from lab.providers.netns.state import LabState  # noqa: E402
 STEP = re.compile(r"\] (.+?) \.\.\. ok \(([\d.]+)s\)")
 SHORT = {"save": "save", "create": "netns", "wire": "links", "program": "neigh", "start BIRD": "bird",
          "start FRR": "frr", "wait": "converge"}
-
-
-def daemons_peak_mb(state: LabState) -> float:
-    total_kb = 0
-    for proc in state.processes():
-        try:
-            for line in Path(f"/proc/{proc['pid']}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            pass
-    return total_kb / 1024
 
 
 def python_peak_mb() -> float:
@@ -102,7 +91,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
             row["converged"] = True
             row.update({k: getattr(lab, "timings", {}).get(k) for k in ("sessions_established", "routes_present")})
             row["sessions_planned"] = sum(len(s) for s in lab.blueprint.sessions.values())
-            row["daemons_mb"] = daemons_peak_mb(LabState(lab.state_path))
+            row["daemons_mb"] = peak_rss_mb(LabState(lab.state_path))
             row["host_neigh_up"] = netlink.host_neighbour_table()[0]
             row["permanent"] = len(lab.blueprint.neighbours)
             row["dynamic_up"] = dynamic_entries(lab)
@@ -117,7 +106,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
         except Exception as exc:  # a size that does not converge is a figure too
             row["converged"] = False
             row["error"] = str(exc).splitlines()[0][:300]
-            row["daemons_mb"] = daemons_peak_mb(LabState(lab.state_path)) if lab.state_path.exists() else 0
+            row["daemons_mb"] = peak_rss_mb(LabState(lab.state_path)) if lab.state_path.exists() else 0
         finally:
             t0 = time.monotonic()
             lab.down(io.StringIO())
