@@ -225,46 +225,52 @@ def replay(c, bundle, name=None, until=None, step=False):
 ENDPOINT_HELP = "TARGET:IFACE, e.g. leaf0:eth1 or worker:eth0"
 
 
+FAULT_DRY_RUN = "clab only: print the docker/kubectl/containerlab commands, run none"
+
+
 @task(name="link", help={"endpoint": ENDPOINT_HELP, "state": "down or up", "name": NAME_HELP,
-                         "topology": TOPOLOGY_HELP})
+                         "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "dry_run": FAULT_DRY_RUN})
 @_user_errors
-def link_(c, endpoint, state, name=None, topology=None):
+def link_(c, endpoint, state, name=None, topology=None, provider="netns", dry_run=False):
     """Set a lab interface down or up; up restores the addresses, routes and sysctls the lab put through it."""
     from lab.commands import faults
 
-    return faults.link(endpoint, state, name, topology)
+    return faults.link(endpoint, state, name, topology, provider=provider, dry_run=dry_run)
 
 
 @task(name="stop", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
                          "kill": "SIGKILL (a crash: no BGP Cease; the kernel still closes the TCP sessions) instead of SIGTERM",
-                         "topology": TOPOLOGY_HELP})
+                         "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "dry_run": FAULT_DRY_RUN})
 @_user_errors
-def stop_(c, target, name=None, kill=False, topology=None):
-    """Stop the routing daemon(s) of a target: zebra+bgpd of a router, BIRD of a node or RR host."""
+def stop_(c, target, name=None, kill=False, topology=None, provider="netns", dry_run=False):
+    """Stop the routing daemon(s) of a target: zebra+bgpd of a router, BIRD of a node or RR host.
+
+    On clab: FRR of a VyOS router (systemd), BIRD in calico-node (runit `sv stop`)."""
     from lab.commands import faults
 
-    return faults.stop(target, name, topology, kill=kill)
+    return faults.stop(target, name, topology, kill=kill, provider=provider, dry_run=dry_run)
 
 
 @task(name="start", help={"target": "router, node or route-reflector host", "name": NAME_HELP,
-                          "topology": TOPOLOGY_HELP})
+                          "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "dry_run": FAULT_DRY_RUN})
 @_user_errors
-def start_(c, target, name=None, topology=None):
+def start_(c, target, name=None, topology=None, provider="netns", dry_run=False):
     """Start a stopped target's routing daemon(s) with the same command line and config; waits until ready."""
     from lab.commands import faults
 
-    return faults.start(target, name, topology)
+    return faults.start(target, name, topology, provider=provider, dry_run=dry_run)
 
 
 @task(help={"endpoint": ENDPOINT_HELP, "delay": "added delay in ms", "jitter": "jitter in ms (<= delay)",
             "loss": "random loss in percent", "clear": "remove the netem qdisc", "name": NAME_HELP,
-            "topology": TOPOLOGY_HELP})
+            "topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "dry_run": FAULT_DRY_RUN})
 @_user_errors
-def netem(c, endpoint, delay=None, jitter=None, loss=None, clear=False, name=None, topology=None):
-    """Slow down or lose packets on one lab interface (tc netem), or --clear it."""
+def netem(c, endpoint, delay=None, jitter=None, loss=None, clear=False, name=None, topology=None, provider="netns",
+          dry_run=False):
+    """Slow down or lose packets on one lab interface (tc netem; clab: containerlab tools netem), or --clear it."""
     from lab.commands import faults
 
-    return faults.netem(endpoint, delay, jitter, loss, clear, name, topology)
+    return faults.netem(endpoint, delay, jitter, loss, clear, name, topology, provider=provider, dry_run=dry_run)
 
 
 @task(help={"action": "start | mark | status | stop",
@@ -289,16 +295,18 @@ def traffic(c, action, text=None, name=None, topology=None, pairs=None, interval
             "name": NAME_HELP,
             "keep": "keep the lab at the end (default: remove it if the scenario brought it up)",
             "json": "also write the per-step results (with sent/lost/longest outage) as JSON to this file",
-            "junit": "also write the per-step results as JUnit XML to this file"})
+            "junit": "also write the per-step results as JUnit XML to this file",
+            "report": "also write a self-contained HTML report (picture, steps with verdicts, loss per step, "
+                      "tables and route diffs each step printed) to this file"})
 @_user_errors
-def scenario(c, scenario, name=None, keep=False, json=None, junit=None):
+def scenario(c, scenario, name=None, keep=False, json=None, junit=None, report=None):
     """Run a scripted procedure on a lab with background traffic: steps, tables, route diffs, loss per step."""
     from lab.commands.scenario import scenario as run
 
     # `--list` arrives as the scenario argument (Invoke has no optional positional argument).
     if scenario == "--list":
         return run(None, list_=True)
-    return run(scenario, name, keep, json, junit, None)
+    return run(scenario, name, keep, json, junit, report)
 @task(help={"topology": TOPOLOGY_HELP, "name": NAME_HELP, "provider": PROVIDER_HELP,
             "out": "picture file: .svg, .png or .dot (default build/<lab>/<lab>.svg)",
             "sessions": "draw the BGP sessions too (always on when the lab is up)"})

@@ -30,7 +30,7 @@ error names that line. Everything is deterministic (same file, same lab):
 from __future__ import annotations
 
 from ipaddress import IPv4Network, ip_address, ip_interface, ip_network
-from typing import Any, Iterable
+from typing import Any, Iterable, NoReturn
 
 from .errors import TopologyError
 from .yamlsrc import Fields, LocList, LocMap
@@ -66,7 +66,7 @@ class _Expander:
     def fields(self, data: Any, where: str, line: int | None) -> Fields:
         return Fields(data, where, self.file, TopologyError, line)
 
-    def fail(self, where: str, problem: str, line: int | None):
+    def fail(self, where: str, problem: str, line: int | None) -> NoReturn:
         raise TopologyError(self.file, where, problem, line)
 
     def count(self, f: Fields, key: str, low: int, high: int, default: int | None = None) -> int:
@@ -81,7 +81,7 @@ class _Expander:
             net = ip_network(raw, strict=True)
         except ValueError as exc:
             f.fail(key, f"'{raw}' is not a valid IPv4 network ({exc})")
-        if net.version != 4:
+        if not isinstance(net, IPv4Network):
             f.fail(key, f"'{raw}' is not IPv4")
         return net
 
@@ -188,7 +188,8 @@ class _Expander:
 
     def nodes(self, cluster: LocMap, racks: LocMap, counts: dict[str, int], taken: set) -> LocMap:
         """cluster.nodes with the generated nodes appended, named and addressed as documented."""
-        written = cluster.get("nodes") if isinstance(cluster.get("nodes"), LocMap) else located(cluster.line)
+        given = cluster.get("nodes")
+        written = given if isinstance(given, LocMap) else located(cluster.line)
         out = located(written.line, dict(written))
         out.key_lines = dict(written.key_lines)
         roles = [(v.get("role", "worker") if isinstance(v, dict) else "worker") for v in written.values()]

@@ -16,7 +16,7 @@ import os
 import platform
 import re
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network, ip_network
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -112,7 +112,7 @@ def _host_networks() -> list[tuple[str, IPv4Network]]:
             dst = route.get("dst", "")
             if dst and dst != "default":
                 found.append((f"route {dst} dev {route.get('dev', '?')}",
-                              ip_network(dst if "/" in dst else f"{dst}/32", strict=False)))
+                              IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)))
     except ValueError:
         pass
     addrs = run_argv(["ip", "-j", "-4", "addr", "show"], timeout=10)
@@ -120,7 +120,7 @@ def _host_networks() -> list[tuple[str, IPv4Network]]:
         for link in json.loads(addrs.stdout or "[]"):
             for info in link.get("addr_info", []):
                 if info.get("family") == "inet" and info.get("scope") != "host":
-                    net = ip_network(f"{info['local']}/{info['prefixlen']}", strict=False)
+                    net = IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
                     found.append((f"address {info['local']}/{info['prefixlen']} on {link.get('ifname', '?')}", net))
     except (ValueError, KeyError):
         pass

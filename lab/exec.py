@@ -19,6 +19,7 @@ from typing import Mapping, Protocol, Sequence, TextIO
 
 from . import birdctl
 from .errors import LabError
+from .deadline import Deadline
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,18 @@ def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float
     except FileNotFoundError:
         err.write(f"{argv[0]}: command not found\n")
         return 127
-    sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # both are pipes (Popen above)
+    sinks = {stdout.fileno(): out, stderr.fileno(): err}
     # A chunk may end inside a multi-byte character: decode each stream incrementally.
     decoders = {fd: codecs.getincrementaldecoder("utf-8")(errors="replace") for fd in sinks}
     poller = select.poll()
     for fd in sinks:
         poller.register(fd, select.POLLIN | select.POLLHUP)
-    end = time.monotonic() + timeout
+    end = Deadline.after(timeout)
     try:
         while sinks:
-            remaining = end - time.monotonic()
+            remaining = end.remaining()
             if remaining <= 0:
                 stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
                 err.write(f"timed out after {timeout:g}s\n")
@@ -106,8 +109,8 @@ def stream_argv(argv: Sequence[str], *, out: TextIO, err: TextIO, timeout: float
         if proc.poll() is None:  # our reader went away (Ctrl-C, closed pipe): do not leave it running
             stop_pid(proc.pid, proc_starttime(proc.pid), 2.0, reap=False)
             proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stdout.close()
+        stderr.close()
 
 
 def _text(value) -> str:
@@ -187,13 +190,13 @@ def _wait_gone(pid: int, starttime: int, pidfd: int | None, wait: float, reap: b
     if pidfd is not None:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-    end = time.monotonic() + wait
+    end = Deadline.after(wait)
     while True:
         if reap:
             _reap(pid)
         if not pid_alive(pid, starttime):
             return True
-        remaining = end - time.monotonic()
+        remaining = end.remaining()
         if remaining <= 0:
             return False
         if poller is not None:

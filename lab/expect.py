@@ -45,9 +45,9 @@ def _plan(topo: m.Topology, plan: PlanIndex | ResourceSet | None) -> PlanIndex:
 def expected_sessions(topo: m.Topology, rs: ResourceSet | PlanIndex) -> list[ExpectedSession]:
     out: list[ExpectedSession] = []
     plan = _plan(topo, rs)
-    by_k8s = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    names = topo.cluster.names()
     for k8s, sessions in plan.sessions.items():
-        target = by_k8s.get(k8s, k8s)
+        target = names.short(k8s)
         for s in sessions:
             out.append(ExpectedSession(target, s.peer_address, s.peer_as, "bird", s.protocol, s.peer_type, s.holds))
     for bgp in fabric_bgp(topo, plan):

@@ -123,7 +123,7 @@ class RouterBgp:
 
 
 def _short_names(topo: m.Topology) -> dict[str, str]:
-    return {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    return topo.cluster.names().by_k8s()
 
 
 def router_bgp(topo: m.Topology, router: m.Router, plan: PlanIndex | None = None,
@@ -139,7 +139,7 @@ def router_bgp(topo: m.Topology, router: m.Router, plan: PlanIndex | None = None
             continue
         if not far.is_bridge:
             peer = topo.router(far.node)
-            neighbors.append(Neighbor(peer.iface(far.iface).address.ip, peer.asn, FABRIC, str(far), iface.name))
+            neighbors.append(Neighbor(peer.iface(far.port).address.ip, peer.asn, FABRIC, str(far), iface.name))
             continue
         for node, address, asn in plan.clients_of(str(iface.address.ip)):
             neighbors.append(Neighbor(IPv4Address(address), asn, RACK_NODE, short.get(node, node), iface.name,

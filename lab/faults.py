@@ -317,8 +317,13 @@ def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.
     try:
         netlink.set_netem(ns, iface, delay, jitter, loss)
         shown = netlink.netem_of(ns, iface)
+    except LabError as exc:
+        # One line that names the fault asked for; e.g. a kernel without sch_netem (ENOENT).
+        raise LabError(f"netem on {target}:{iface}: {exc}") from None
     finally:
         netlink.close_all()
+    if shown is None:
+        raise LabError(f"{target} {iface}: the netem qdisc is not there after setting it")
     return (f"{target} {iface}: netem delay {shown['delay_ms']:g} ms jitter {shown['jitter_ms']:g} ms "
             f"loss {shown['loss_pct']:g} %")
 

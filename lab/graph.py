@@ -105,8 +105,8 @@ class _Drawing:
         return "true" if self.layer(ia)[0] != self.layer(ib)[0] else "false"
 
     def daemon_silent(self, target: str) -> bool:
-        sessions = (self.observed or {}).get(target)
-        return bool(sessions) and any(o.peer == "?" for o in sessions)
+        sessions = (self.observed or {}).get(target) or []
+        return any(o.peer == "?" for o in sessions)
 
     # -- the physical layer ------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class _Drawing:
             a, b = link.a, link.b
             if self.topo.router(a.node).role == m.LEAF and self.topo.router(b.node).role == m.SPINE:
                 a, b = b, a  # spines above leaves: dot ranks the tail above the head
-            subnet = self.topo.router(a.node).iface(a.iface).address.network
+            subnet = self.topo.router(a.node).iface(a.port).address.network
             self.g.edge(f"router_{a.node}:{a.iface}:s", f"router_{b.node}:{b.iface}:n",
                         label=f'<<FONT COLOR="#6B7785">{esc(subnet)}</FONT>>', _attributes=LINK_CLASS)
 

@@ -142,15 +142,18 @@ def session_lines(topo: m.Topology, rs: ResourceSet,
                   observed: Mapping[str, Sequence] | None = None) -> list[SessionLine]:
     """Every session once, in a stable order (the order the plan and the fabric list them)."""
     col = _Collector(topo)
-    by_k8s = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    by_k8s = topo.cluster.names().by_k8s()
     node_ips = {n.name: n.ip for n in rs.nodes}
     for k8s, sessions in plan_peering(rs).items():
+        address = node_ips[k8s]
+        if address is None:
+            continue  # no IPv4 address: BGP is off on that node, the plan gives it no session
         # A Calico node the topology does not know (added to the datastore) is drawn by address.
-        speaker = by_k8s.get(k8s) or col.speaker(node_ips[k8s])
+        speaker = by_k8s.get(k8s) or col.speaker(address)
         for s in sessions:
             kind = RR_CLIENT if s.rr_client else s.peer_type
             note = s.peer_type + (f", rr client (cluster {s.rr_cluster_id})" if s.rr_client else "") + f", {s.source}"
-            col.add(speaker, node_ips[k8s], s.peer_address, kind, note)
+            col.add(speaker, address, s.peer_address, kind, note)
     for bgp in fabric_bgp(topo):
         for n in bgp.neighbors:
             local = str(bgp.router.iface(n.local_iface).address.ip)

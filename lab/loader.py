@@ -11,7 +11,7 @@ import json
 
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface, ip_network, ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NoReturn, TypeVar
 
 from . import model as m
 from . import versions
@@ -20,6 +20,8 @@ from .errors import LabError, TopologyError
 from .names import iface_name_problem, lab_name_problem, label_problem, object_name_problem
 from .compact import expand as expand_compact
 from .yamlsrc import Fields, LocList, LocMap, load_located
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGY_DIR = REPO_ROOT / "topologies"
@@ -66,13 +68,15 @@ class _Builder:
         self.file = _display(path)
         self.resource_dir = Path(resource_dir) if resource_dir else path.parent
         self.lenient_resources = lenient_resources
+        # multipath_relax as written (None: not given), until resolve_multipath decides it.
+        self.relax_given: dict[str, bool | None] = {}
 
     # -- helpers ---------------------------------------------------------------------------
 
     def fields(self, data: Any, where: str, line: int | None = None) -> Fields:
         return Fields(data, where, self.file, TopologyError, line)
 
-    def fail(self, where: str, problem: str, line: int | None) -> None:
+    def fail(self, where: str, problem: str, line: int | None) -> NoReturn:
         raise TopologyError(self.file, where, problem, line)
 
     def name(self, value: Any, where: str, line: int | None) -> str:
@@ -81,21 +85,28 @@ class _Builder:
             self.fail(where, problem, line)
         return value
 
-    def asn(self, f: Fields, key: str, required: bool = True) -> int | None:
-        value = f.req(key, int) if required else f.opt(key, int)
-        if value is not None and not ASN_MIN <= value <= ASN_MAX:
+    def optional(self, f: Fields, key: str, kind: type, check: Callable[[Fields, str, Any], T]) -> T | None:
+        """An optional field, checked by `check` (asn_value, network_value) when it is there."""
+        value = f.opt(key, kind)
+        return None if value is None else check(f, key, value)
+
+    def asn(self, f: Fields, key: str) -> int:
+        return self.asn_value(f, key, f.req(key, int))
+
+    def asn_value(self, f: Fields, key: str, value: int) -> int:
+        if not ASN_MIN <= value <= ASN_MAX:
             f.fail(key, f"AS number {value} is out of range ({ASN_MIN}..{ASN_MAX})")
         return value
 
-    def network(self, f: Fields, key: str, required: bool = True) -> IPv4Network | None:
-        value = f.req(key, str) if required else f.opt(key, str)
-        if value is None:
-            return None
+    def network(self, f: Fields, key: str) -> IPv4Network:
+        return self.network_value(f, key, f.req(key, str))
+
+    def network_value(self, f: Fields, key: str, value: str) -> IPv4Network:
         try:
             net = ip_network(value, strict=True)
         except ValueError as exc:
             f.fail(key, f"'{value}' is not a valid IPv4 network ({exc})")
-        if net.version != 4:
+        if not isinstance(net, IPv4Network):
             f.fail(key, f"'{value}' is not IPv4 (only IPv4 labs are supported)")
         return net
 
@@ -104,7 +115,7 @@ class _Builder:
             addr = ip_address(str(value))
         except ValueError:
             f.fail(key, f"'{value}' is not a valid IPv4 address")
-        if addr.version != 4:
+        if not isinstance(addr, IPv4Address):
             f.fail(key, f"'{value}' is not IPv4")
         return addr
 
@@ -193,7 +204,7 @@ class _Builder:
                     address = ip_interface(str(addr))
                 except ValueError:
                     self.fail(iwhere, f"'{addr}' is not an address with prefix length (like 10.1.10.1/24)", iline)
-                if address.version != 4 or "/" not in str(addr):
+                if not isinstance(address, IPv4Interface) or "/" not in str(addr):
                     self.fail(iwhere, f"'{addr}' must be an IPv4 address with prefix length (like 10.1.10.1/24)", iline)
                 if address.network.prefixlen < 31 and address.ip in (address.network.network_address,
                                                                      address.network.broadcast_address):
@@ -208,9 +219,11 @@ class _Builder:
                 f.fail("maximum_paths", f"{max_paths} is out of range (1..64)")
             f.done()
             rid = self.ipv4(router_id, f, "router_id") if router_id else None
-            # Placeholder router ID; resolved once links are known (the rack-facing address wins).
+            # Placeholder router ID and multipath-relax; resolved once links are known (the
+            # rack-facing address wins; relax where the eBGP neighbours' ASes differ).
+            self.relax_given[rname] = relax
             out.append(m.Router(rname, role, asn, rid or IPv4Address(0), tuple(interfaces),
-                                multipath_relax=relax if relax is not None else None, maximum_paths=max_paths))
+                                multipath_relax=bool(relax), maximum_paths=max_paths))
         return tuple(out)
 
     def links(self, doc: LocList, parent: Fields, routers, racks) -> tuple[m.Link, ...]:
@@ -288,7 +301,7 @@ class _Builder:
                     if near.node == router.name:
                         neighbor_ases.add(next(r for r in routers if r.name == far.node).asn)
             needs_relax = len(neighbor_ases - {router.asn}) > 1
-            relax = router.multipath_relax
+            relax = self.relax_given.get(router.name, router.multipath_relax)
             if relax is False and needs_relax:
                 self.fail(f"{where}.multipath_relax",
                           f"its eBGP neighbours are in different ASes ({', '.join(map(str, sorted(neighbor_ases)))}): "
@@ -350,8 +363,8 @@ class _Builder:
         problem = lab_name_problem(cname)
         if problem:
             f.fail("name", problem)
-        pod_subnet = self.network(f, "pod_subnet", required=False) or IPv4Network("10.244.0.0/16")
-        service_subnet = self.network(f, "service_subnet", required=False) or IPv4Network("10.96.0.0/16")
+        pod_subnet = self.optional(f, "pod_subnet", str, self.network_value) or IPv4Network("10.244.0.0/16")
+        service_subnet = self.optional(f, "service_subnet", str, self.network_value) or IPv4Network("10.96.0.0/16")
         kind_image = f.opt("kind_image", str, KIND_DEFAULT_IMAGE)
         nodes_doc = f.req("nodes", dict)
         f.done()
@@ -385,7 +398,7 @@ class _Builder:
                 if problem:
                     nf.fail("labels", problem)
             labels = {m.RACK_LABEL: rack_name, **labels_doc}
-            asn = self.asn(nf, "asn", required=False)
+            asn = self.optional(nf, "asn", int, self.asn_value)
             pods = nf.opt("pods", int, pods_default)
             if not 0 <= pods <= 16:
                 nf.fail("pods", f"{pods} is out of range (0..16)")
@@ -401,7 +414,7 @@ class _Builder:
             ip = ip_interface(raw) if "/" in raw else IPv4Interface(f"{raw}/{rack.subnet.prefixlen}")
         except ValueError:
             f.fail(key, f"'{raw}' is not a valid IPv4 address")
-        if ip.version != 4:
+        if not isinstance(ip, IPv4Interface):
             f.fail(key, f"'{raw}' is not IPv4")
         if ip.ip not in rack.subnet or ip.network != rack.subnet:
             f.fail(key, f"{raw} is outside the subnet {rack.subnet} of rack {rack.name}")
@@ -590,7 +603,7 @@ class _Builder:
         for rack in topo.racks:
             segments.append((rack.subnet, f"racks.{rack.name}.subnet", racks_doc[rack.name].key_line("subnet")))
         for link in topo.router_links():
-            net = topo.router(link.a.node).iface(link.a.iface).address.network
+            net = topo.router(link.a.node).iface(link.a.port).address.network
             segments.append((net, f"link {link.a} - {link.b}", routers_doc[link.a.node]["interfaces"].key_line(link.a.iface)))
         for i, (net_a, where_a, _) in enumerate(segments):
             for net_b, where_b, line_b in segments[i + 1:]:

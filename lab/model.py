@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from .names import NodeNames, k8s_node_name
+
 SPINE = "spine"
 LEAF = "leaf"
 CONTROL_PLANE = "control-plane"
@@ -82,6 +84,13 @@ class Endpoint:
     def is_bridge(self) -> bool:
         return self.iface is None
 
+    @property
+    def port(self) -> str:
+        """The interface of a router end; asking a bridge end for one is a bug in the caller."""
+        if self.iface is None:
+            raise ValueError(f"{self.node} is a bridge end of a link: it has no interface")
+        return self.iface
+
     def __str__(self) -> str:
         return self.node if self.iface is None else f"{self.node}:{self.iface}"
 
@@ -148,9 +157,12 @@ class Cluster:
         raise KeyError(name)
 
     def k8s_name(self, node: Node | str) -> str:
-        """Kubernetes (and Calico) node name: kind names node containers <cluster>-<role-name>."""
-        short = node if isinstance(node, str) else node.name
-        return f"{self.name}-{short}"
+        """Kubernetes (and Calico) node name (lab/names.py holds the scheme)."""
+        return k8s_node_name(self.name, node if isinstance(node, str) else node.name)
+
+    def names(self) -> NodeNames:
+        """Short <-> Kubernetes names of the nodes, both ways."""
+        return NodeNames(self.name, (n.name for n in self.nodes))
 
 
 @dataclass(frozen=True)

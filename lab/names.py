@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Iterable
 
 IFNAMSIZ = 15  # Linux interface names: 16 bytes including the trailing NUL
 
@@ -47,6 +48,55 @@ def check_lab_name(name, option: str = "--name") -> str:
         raise LabError(f"{option} {name!r} is not a valid lab name: use lower-case letters, digits and '-', "
                        f"starting and ending with a letter or digit, at most {LAB_NAME_MAX} characters")
     return name
+
+
+# -- the names of one lab's objects ------------------------------------------------------------
+# Every derived name is made here (one scheme per kind of name), so no module translates
+# between a node's short and Kubernetes names, or builds a namespace name, by hand.
+
+NS_SEPARATOR = "."  # between the lab's prefix and a target: lab names never contain it
+LEGACY_NS_PREFIX = "fl-{lab}-"  # labs built before the separator: found again from their state file
+
+
+def namespace_prefix(lab: str) -> str:
+    """Prefix of every network namespace of a netns lab: two labs never share a name."""
+    return f"fl-{lab}{NS_SEPARATOR}"
+
+
+def k8s_node_name(cluster: str, node: str) -> str:
+    """Kubernetes (and Calico) name of a node: kind names node containers <cluster>-<node>."""
+    return f"{cluster}-{node}"
+
+
+class NodeNames:
+    """A cluster's nodes by their short (topology) and Kubernetes/Calico names, both ways."""
+
+    def __init__(self, cluster: str, nodes: Iterable[str]):
+        self.cluster = cluster
+        self._k8s = {short: k8s_node_name(cluster, short) for short in nodes}
+        self._short = {k8s: short for short, k8s in self._k8s.items()}
+
+    def k8s(self, node: str) -> str:
+        """The Kubernetes name of a node given by either name."""
+        return node if node in self._short else k8s_node_name(self.cluster, node)
+
+    def short(self, node: str) -> str:
+        """The topology name of a node given by either name; a name the topology does not know
+        (a Node added to the datastore) comes back as it is."""
+        return self._short.get(node, node)
+
+    def known(self, node: str) -> bool:
+        return node in self._k8s or node in self._short
+
+    def find(self, node: str) -> str | None:
+        """The Kubernetes name of a topology node given by either name, or None."""
+        if node in self._short:
+            return node
+        return self._k8s.get(node)
+
+    def by_k8s(self) -> dict[str, str]:
+        """Kubernetes name -> short name, in the topology's order."""
+        return dict(self._short)
 
 
 def iface_name_problem(name: str) -> str | None:

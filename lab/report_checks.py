@@ -16,7 +16,7 @@ from .checks.failover import MAX_LOSS_WINDOW_MS
 from .report_html import Item, Pre, Section, Split, Timeline, render_html
 
 
-def _fact(value) -> str:
+def fact_text(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -25,7 +25,7 @@ def _fact(value) -> str:
 
 
 def check_figures(result: CheckResult) -> tuple:
-    figures = []
+    figures: list[Split | Timeline] = []
     fig = result.figures
     split = fig.get("split")
     if isinstance(split, dict) and split:
@@ -46,7 +46,7 @@ def check_figures(result: CheckResult) -> tuple:
 
 def check_item(result: CheckResult) -> Item:
     drawn = {"split", "loss_window_ms"} if check_figures(result) else set()
-    facts = tuple((k, _fact(v)) for k, v in result.figures.items() if k not in drawn)
+    facts = tuple((k, fact_text(v)) for k, v in result.figures.items() if k not in drawn)
     blocks = (Pre("details", "\n".join(result.details)),) if result.details else ()
     return Item(result.name, result.status, result.expected, result.observed, result.seconds,
                 check_figures(result), blocks, facts)

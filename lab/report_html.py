@@ -5,10 +5,11 @@ Pure: a title and a list of sections in, one HTML document out. `lab.test
 
     render_html(title, sections, subtitle="") -> str
 
-    Section(title, text="", picture=None, caption="", items=(), blocks=(), commands=())
+    Section(title, text="", picture=None, caption="", items=(), blocks=(), commands=(), figures=())
         text      a paragraph under the heading
         picture   SVG markup inlined as is (lab.graph's picture: lab.commands.graph.svg_text)
         caption   one line under the picture
+        figures   Split or Timeline of the whole section (a scenario's loss per step), above its items
         items     the checks or steps of this section, in order (Item)
         blocks    preformatted text (Pre): status tables, route diffs, logs
         commands  shell commands that reproduce what the section shows, one per entry
@@ -86,6 +87,7 @@ class Section:
     items: tuple[Item, ...] = ()
     blocks: tuple[Pre, ...] = ()
     commands: tuple[str, ...] = field(default_factory=tuple)
+    figures: tuple = ()
 
 
 def esc(text: object) -> str:
@@ -121,6 +123,10 @@ def _figure(fig) -> str:
     return f'<figure class="chart">{svg}</figure>'
 
 
+def _figures(figures) -> str:
+    return '<div class="figures">' + "".join(_figure(f) for f in figures) + "</div>"
+
+
 def _item(item: Item, slug: str) -> str:
     cls = _verdict_class(item.verdict)
     secs = f'<span class="secs">{item.seconds:.2f} s</span>' if item.seconds is not None else ""
@@ -130,7 +136,7 @@ def _item(item: Item, slug: str) -> str:
         parts.append('<dl class="eo">' + (f"<dt>expected</dt><dd>{esc(item.expected)}</dd>" if item.expected else "")
                      + (f"<dt>observed</dt><dd>{esc(item.observed)}</dd>" if item.observed else "") + "</dl>")
     if item.figures:
-        parts.append('<div class="figures">' + "".join(_figure(f) for f in item.figures) + "</div>")
+        parts.append(_figures(item.figures))
     if item.facts:
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in item.facts)
         parts.append(f'<table class="facts">{rows}</table>')
@@ -170,6 +176,8 @@ def render_html(title: str, sections: Sequence[Section], subtitle: str = "") -> 
                         + (f"<figcaption>{esc(section.caption)}</figcaption>" if section.caption else "") + "</figure>")
         elif section.caption:
             body.append(f'<p class="caption">{esc(section.caption)}</p>')
+        if section.figures:
+            body.append(_figures(section.figures))
         body += [_item(i, slug) for i, slug in zip(section.items, section_slugs)]
         body += [_pre(b) for b in section.blocks]
         if section.commands:

@@ -1,5 +1,6 @@
-"""Versions the clab provider pins: one place, read by the loader defaults, the doctor, the
-renderers and (checked by a test) the end-to-end workflow in .github/workflows/clab-e2e.yml.
+"""Versions the clab provider pins: one place, read by the loader defaults, the doctor and the
+renderers. The end-to-end workflow (.github/workflows/clab-e2e.yml) cannot import Python, so it
+repeats them in its `env` block; tests/test_clab_workflow.py fails when the two differ.
 
 Where each pin comes from (looked up in public release notes and docs, not guessed):
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import yaml
 
@@ -97,11 +97,11 @@ def _precheck(text: str, file: str, error, loader=yaml.SafeLoader) -> None:
         tag = getattr(event, "tag", None)
         if tag is not None and isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             raise error(file, "", f"YAML tags such as '{tag}' are not supported: write the plain value",
-                        event.start_mark.line + 1)
+                        _line(event.start_mark))
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                raise error(file, "", f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
+                raise error(file, "", f"nested more than {MAX_DEPTH} levels deep", _line(event.start_mark))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
 
@@ -249,7 +249,7 @@ class Fields:
             return self.data.key_line(key)
         return getattr(self.data, "line", None)
 
-    def fail(self, key: str | None, problem: str):
+    def fail(self, key: str | None, problem: str) -> NoReturn:
         raise self.error(self.file, self.path(key) if key else self.where, problem, self.line(key))
 
     def has(self, key: str) -> bool:
@@ -310,3 +310,11 @@ def _kind(value: Any) -> str:
         return f"the number {value}"
     return f"'{value}'"
 
+
+class _Mark(Protocol):  # yaml.Mark, pure-Python or libyaml's
+    line: int
+
+
+def _line(mark: _Mark | None) -> int | None:
+    """The 1-based line of a PyYAML mark (events from the parser always carry one)."""
+    return None if mark is None else mark.line + 1

@@ -28,7 +28,10 @@ def test_contract_methods_take_the_contract_arguments():
             any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def test_a_fault_clab_cannot_do_is_one_clear_error():
-    lab = ClabProvider.__new__(ClabProvider)
+def test_a_fault_clab_cannot_do_is_one_clear_error(tmp_path):
+    from lab.loader import load_topology
+
+    # An external reflector's BIRD is its container's main process (tests/test_clab_faults.py has the rest).
+    lab = ClabProvider(load_topology("calico-rr-external"), out_dir=tmp_path, dry_run=True, preflight=lambda: [])
     with pytest.raises(LabError, match="not available on the clab provider"):
-        lab.apply_fault("stop", "leaf0")
+        lab.apply_fault("stop", "rr1")

@@ -62,3 +62,34 @@ def test_stopped_targets():
                {"kind": "process", "role": "traffic-probe:worker-pod0", "pid": 4, "stopped": True}]
     assert stopped_targets(objects) == ["leaf0"]
     assert stopped_targets(objects, alive=lambda o: o["pid"] != 3) == ["leaf0", "worker"]
+
+
+class _NoNetemKernel:
+    """An IPRoute stand-in that answers `tc add netem` as a kernel without sch_netem does (ENOENT)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def tc(self, command, kind=None, index=None, **options):
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        self.calls.append((command, kind))
+        raise NetlinkError(2, "No such file or directory")
+
+
+def test_netem_on_a_kernel_without_sch_netem_is_one_clear_line(monkeypatch):
+    from types import SimpleNamespace
+
+    from lab import faults
+    from lab.providers.netns import netlink
+
+    kernel = _NoNetemKernel()
+    monkeypatch.setattr(netlink, "handle", lambda ns: kernel)
+    monkeypatch.setattr(netlink, "index", lambda ns, ifname: 7)
+    monkeypatch.setattr(faults, "_iface", lambda lab, target, iface: "fl-x-worker")
+    with pytest.raises(LabError) as err:
+        faults.netem(SimpleNamespace(), "worker", "eth0", delay_ms=20)
+    message = str(err.value)
+    assert message.startswith("netem on worker:eth0: this kernel has no netem qdisc (sch_netem)")
+    assert "\n" not in message and "CONFIG_NET_SCH_NETEM" in message
+    assert kernel.calls == [("del", None), ("add", "netem")]  # the old root qdisc cleared, then the add refused

@@ -19,7 +19,8 @@ from lab.checks.base import Context
 from lab.commands import lab as cmd
 from lab.errors import DaemonError, LabError
 from lab.loader import load_topology
-from lab.providers.netns.provider import RUN_ROOT, NetnsProvider
+from lab.paths import run_root
+from lab.providers.netns.provider import NetnsProvider
 from netns_helpers import unique, host_snapshot, lab_leftovers, quiet, requires_netns
 
 pytestmark = [requires_netns, pytest.mark.netns]
@@ -114,7 +115,7 @@ def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_pa
     code = f"import sys; from lab.commands import lab; lab.up('calico-bgp-rr', 'netns', {name!r}, out=sys.stdout)"
     log = tmp_path / "up.log"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-    state_path = RUN_ROOT / name / "state.json"
+    state_path = run_root() / name / "state.json"
 
     def reached() -> bool:
         try:
@@ -135,7 +136,7 @@ def test_kill_minus_nine_during_up_then_down_cleans_everything(kill_when, tmp_pa
     out = io.StringIO()
     cmd.down(None, "netns", name, out=out)
     assert "removed" in out.getvalue()
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
     assert host_snapshot() == before
 
 

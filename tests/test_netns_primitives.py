@@ -48,7 +48,9 @@ def _skip_reason() -> str | None:
     return None
 
 
-needs_root = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+def needs_root(test):
+    """Skip without root and the daemons; mark `netns` (a real-namespace test, deselected by `-m "not netns"`)."""
+    return pytest.mark.netns(pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")(test))
 
 ZEBRA = "hostname {name}\nno zebra nexthop kernel enable\n"
 R1_BGPD = """hostname r1

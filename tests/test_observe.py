@@ -72,3 +72,15 @@ def test_ping_summary():
     text = "--- 10.244.1.1 ping statistics ---\n3 packets transmitted, 2 received, 33.3333% packet loss, time 101ms\n"
     assert parse_ping(text) == (3, 2)
     assert parse_ping("ping: connect: Network is unreachable") == (0, 0)
+
+
+def test_a_failed_ip_route_says_why_instead_of_an_empty_parse():
+    from lab.checks.observe import observe_routes
+    from lab.exec import Result
+
+    class TimedOut:
+        def exec(self, target, argv, **kw):
+            return Result(("ip", "netns", "exec", "ns", *argv), 124, "", "\ntimed out after 10.0s")
+
+    with pytest.raises(LabError, match=r"`ip route` in leaf0 failed \(rc 124\): timed out after 10.0s"):
+        observe_routes(TimedOut(), "leaf0")

@@ -78,3 +78,40 @@ def test_properties(items, mark_times, start, end):
             assert 0 <= stats.longest_outage_ms <= (seg.end - seg.start) * 1000 + 0.1
             if stats.lost == 0:
                 assert stats.longest_outage_ms == 0
+
+
+def _session(tmp_path, lines, interval_ms=10):
+    """A traffic session on disk as the probes write it (one source pod, one destination)."""
+    import json
+    from types import SimpleNamespace
+
+    from lab.probes.session import Traffic
+
+    traffic = Traffic(SimpleNamespace(run_dir=tmp_path, lab_name="t"))
+    traffic.dir.mkdir()
+    traffic.session_path.write_text(json.dumps({"pairs": ["a->b"], "interval_ms": interval_ms, "started": 0,
+                                                "names": {"10.0.0.2": "b"}, "sources": ["a"], "processes": []}))
+    traffic.probe_log("a").write_text("".join(f"{kind} {stamp:.6f} 10.0.0.2 {seq}\n" for kind, stamp, seq in lines))
+    return traffic
+
+
+def test_wait_judged_does_not_wait_for_probes_lost_long_ago(tmp_path):
+    import time
+
+    now = time.time()
+    # Probe 1 was lost 5 s ago (judged long since); probe 2, just sent, was answered.
+    traffic = _session(tmp_path, [("s", now - 5, 1), ("s", now - 0.01, 2), ("r", now - 0.005, 2)])
+    started = time.monotonic()
+    traffic.wait_judged(now)
+    assert time.monotonic() - started < 0.15  # it used to wait the whole grace time (0.3 s) here
+
+
+def test_wait_judged_waits_out_the_grace_of_a_recent_unanswered_probe(tmp_path):
+    import time
+
+    now = time.time()
+    traffic = _session(tmp_path, [("s", now - 0.01, 1)])
+    started = time.monotonic()
+    traffic.wait_judged(now)
+    waited = time.monotonic() - started
+    assert 0.25 <= waited < 0.6  # grace is 0.3 s from its send time: in flight until then, lost after

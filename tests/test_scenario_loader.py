@@ -107,3 +107,25 @@ def test_judging_sessions_and_routes():
     assert len(bad) == 3
     with pytest.raises(LabError):
         names.address("nope")
+
+
+@pytest.mark.parametrize("keep, removed", [(False, ["s-upfails"]), (True, [])])
+def test_a_lab_the_run_could_not_bring_up_is_removed_unless_kept(monkeypatch, keep, removed):
+    import io
+
+    from lab.commands import lab as commands
+    from lab.errors import LabError
+    from lab.providers.netns import provider
+    from lab.scenarios import runner
+    from lab.scenarios.model import load_scenario
+
+    def failing_up(*args, **kwargs):
+        raise LabError("step 6/6 'wait for every planned BGP session and pod route' failed: not converged after 30s")
+
+    gone = []
+    monkeypatch.setattr(commands, "up", failing_up)
+    monkeypatch.setattr(provider.NetnsProvider, "exists", staticmethod(lambda name: False))
+    monkeypatch.setattr(provider, "remove_lab", lambda name, out: gone.append(name))
+    with pytest.raises(LabError, match="not converged"):
+        runner.run_scenario(load_scenario("mesh-to-rr"), "s-upfails", keep=keep, out=io.StringIO())
+    assert gone == removed

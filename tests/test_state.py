@@ -158,3 +158,17 @@ def test_a_process_batch_is_written_on_leaving_its_block_even_after_an_error(tmp
     assert [(p["pid"], p["role"]) for p in LabState(path).processes()] == [(11, "bird:a"), (12, "bird:b")]
     assert LabState(path).processes()[0] == {"kind": "process", "pid": 11, "starttime": 22, "netns": "flprim-x-a",
                                              "argv": ["/bin/a"], "role": "bird:a", "log": "/tmp/a"}
+
+
+def test_a_crash_log_our_own_sigterm_caused_is_removed(tmp_path):
+    # zebra signalled while it starts aborts on an assertion (FRR 8.4); a crash before we
+    # signalled it stays as evidence (test above).
+    ticks = os.sysconf("SC_CLK_TCK")
+    started = int((time.time() - state_mod._boot_time()) * ticks) - 10 * ticks
+    ours, theirs = tmp_path / "zebra.4", tmp_path / "zebra.5"
+    for d in (ours, theirs):
+        d.mkdir()
+        (d / "crashlog").write_text("assertion failed")
+    state_mod._remove_tmpdir(ours, started, we_stopped_it=True)
+    state_mod._remove_tmpdir(theirs, started, we_stopped_it=False)
+    assert not ours.exists() and theirs.exists()

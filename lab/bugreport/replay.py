@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..calico.ipam_state import IpamState
+from ..deadline import Deadline
 from ..errors import LabError
 from ..loader import load_topology
 from .archive import Bundle, read_bundle
@@ -80,10 +81,10 @@ def replay(path: str | Path, name: str | None, *, until: int | None = None, step
         out.write(f"stopped after change {last} of {len(changes)}; the recorded state is the one after all of "
                   f"them, so nothing is compared. The lab stays up: `invoke lab.down --name {lab_name}`\n")
         return 0
-    end = time.monotonic() + deadline
+    end = Deadline.after(deadline)
     while True:
         diff = differences(bundle.observed, observed(lab))
-        if not diff or time.monotonic() > end:
+        if not diff or end.expired():
             break
         time.sleep(0.3)
     if not diff:

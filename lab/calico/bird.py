@@ -131,22 +131,22 @@ def _protocol(rs: ResourceSet, version: CalicoVersion, node_ip: str, s: Session,
     if s.local_as_override:
         lines.append(f"  local as {s.local_as_override};")
     lines.append(f"  neighbor {s.peer_address}{f' port {s.port}' if s.port else ''} as {s.peer_as};")
-    if s.peer_type == MESH or (peer.source_address or "UseNodeIP") == "UseNodeIP":
+    if peer is None or (peer.source_address or "UseNodeIP") == "UseNodeIP":  # a mesh session has no BGPPeer
         lines.append(f"  source address {node_ip};")
     if version.session_filters:
         lines += _session_filters(rs, version, s, same_as, priority)
     if s.passive:
         lines.append("  passive on; # the peer connects to us (avoids connection collisions)")
-    restart = conf.node_mesh_max_restart_time if s.peer_type == MESH else peer.max_restart_time
+    restart = conf.node_mesh_max_restart_time if peer is None else peer.max_restart_time
     if restart:
         lines.append(f"  graceful restart time {restart};")
     if peer and peer.keepalive_time:
         lines.append(f"  keepalive time {peer.keepalive_time};")
     if s.rr_client:
         lines += ["  rr client;", f"  rr cluster id {s.rr_cluster_id};"]
-    ref = conf.node_mesh_password if s.peer_type == MESH else peer.password
+    ref = conf.node_mesh_password if peer is None else peer.password
     if ref:
-        password = rs.secret_value(ref, "BGPConfiguration/default nodeMeshPassword" if s.peer_type == MESH
+        password = rs.secret_value(ref, "BGPConfiguration/default nodeMeshPassword" if peer is None
                                    else f"BGPPeer/{peer.name}")
         lines.append(f'  password "{password}";')
     if peer:

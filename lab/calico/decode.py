@@ -12,130 +12,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from ipaddress import ip_address, ip_interface, ip_network
+from ipaddress import ip_address, ip_interface
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..errors import ResourceError, SelectorError
-from ..yamlsrc import Fields
+from ..errors import ResourceError
+from .decode_fields import METADATA, CalicoFields
 from .resources import (API_VERSIONS, KINDS, BGPConfiguration, BGPFilter, BGPPeer, FilterRule, IPPool, Node,
                         PrefixAdvertisement, Secret)
-from .selector import parse_selector
 from .versions import CalicoVersion
-
-# Metadata calicoctl accepts on every kind (ObjectMeta as the API server fills it).
-METADATA = ("name", "labels", "annotations", "resourceVersion", "uid", "creationTimestamp", "generation")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_HEADER = re.compile(r"document \d+( \([^)]*\))?")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-class _F(Fields):
-    """Fields of one mapping inside a Calico document, with the lab's refusals and Calico's value types."""
-
-    def __init__(self, data: Any, where: str, file: str, line: int | None, kind: str, version: CalicoVersion | None):
-        super().__init__(data, where, file, ResourceError, line)
-        self.kind, self.version = kind, version
-        self.fallback_line = line  # a plain dict (a merge-patched document) has no lines of its own
-
-    def line(self, key: str | None = None) -> int | None:
-        return super().line(key) or self.fallback_line
-
-    def path(self, key: str) -> str:
-        # "document 2 (BGPPeer/x) spec" + key -> "...spec.key"; the document header itself + key -> "... key".
-        if _HEADER.fullmatch(self.where):
-            return f"{self.where} {key}"
-        return super().path(key)
-
-    def sub(self, key: str, kind=dict) -> "_F | None":
-        value = self.opt(key, kind)
-        if value is None:
-            return None
-        return _F(value, self.path(key), self.file, self.line(key), self.kind, self.version)
-
-    def refuse(self, key: str, why: str, allowed: tuple = ()) -> None:
-        """`key` may be absent (or one of `allowed`); anything else is refused by name."""
-        value = self.opt(key)
-        if value is not None and value not in allowed and value != [] and value != {}:
-            self.fail(key, f"field {key} is not supported by the netns lab: {why}")
-
-    def gate(self, key: str, path: str | None = None) -> None:
-        """Refuse a field the lab's Calico release does not have yet (calicoctl of that release would)."""
-        if key in self.data and self.version is not None:
-            since = self.version.knows(self.kind, path or f"spec.{key}")
-            if since:
-                self.fail(key, f"unknown field in Calico {self.version} (added in v{since[0]}.{since[1]}; "
-                               "set calico.version to a newer release)")
-
-    def asn(self, key: str) -> int | None:
-        value = self.opt(key, (int, str, float))  # 65001.5 (AS-dot) reads as a YAML float
-        if value is None:
-            return None
-        text = str(value)
-        if "." in text:  # AS-dot notation, as numorstring.ASNumber accepts it
-            hi, _, lo = text.partition(".")
-            number = int(hi) * 65536 + int(lo) if hi.isdigit() and lo.isdigit() else -1
-        else:
-            number = int(text) if text.isdigit() else -1
-        if number < 0:
-            self.fail(key, f"'{value}' is not an AS number")
-        if not 1 <= number <= 4294967295:
-            self.fail(key, f"AS number {number} is out of range (1..4294967295)")
-        return number
-
-    def selector(self, key: str) -> str | None:
-        value = self.opt(key, str)
-        if value is not None:
-            try:
-                parse_selector(value)
-            except SelectorError as exc:
-                self.fail(key, str(exc).replace("\n", " "))
-        return value
-
-    def cidr(self, key: str, value: Any = None, v4_only: bool = True) -> str:
-        value = self.data.get(key) if value is None else value
-        try:
-            net = ip_network(str(value), strict=False)
-        except ValueError:
-            self.fail(key, f"'{value}' is not a valid CIDR")
-        if v4_only and net.version != 4:
-            self.fail(key, f"IPv6 ({value}) is not supported by the netns lab yet (IPv4 only)")
-        return str(net)
-
-    def duration(self, key: str) -> int | None:
-        """metav1.Duration ("90s", "2m", "1h30m") -> whole seconds, rounded as Calico rounds them."""
-        value = self.opt(key, str)
-        if value is None:
-            return None
-        if not re.fullmatch(f"(?:{_DURATION.pattern})+", value):
-            self.fail(key, f"'{value}' is not a duration like 30s, 2m or 1h30m")
-        return round(sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(value)))
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
-        value = self.opt(key, str, default)
-        if value is not None and value not in choices:
-            self.fail(key, f"'{value}' is not one of {', '.join(choices)}")
-        return value
-
-    def secret_ref(self, key: str) -> tuple[str, str] | None:
-        password = self.sub(key)
-        if password is None:
-            return None
-        ref = password.sub("secretKeyRef")
-        password.done()
-        if ref is None:
-            password.fail("secretKeyRef", "required field is missing")
-        name, secret_key = ref.req("name", str), ref.req("key", str)
-        ref.opt("optional", bool)
-        ref.done()
-        return name, secret_key
 
 
 def decode(data: Any, source: str, index: int, line: int | None, version: CalicoVersion | None):
     if not isinstance(data, Mapping):
         raise ResourceError(source, f"document {index + 1}", f"expected a mapping, got {type(data).__name__}", line)
     line = getattr(data, "line", None) or line
-    top = _F(data, "", source, line, "", version)
+    top = CalicoFields(data, "", source, line, "", version)
     api, kind = top.opt("apiVersion"), top.opt("kind")
     where = f"document {index + 1}"
     if api == "v1" and kind == "Secret":
@@ -147,7 +39,7 @@ def decode(data: Any, source: str, index: int, line: int | None, version: Calico
         top.where = where
         top.fail("kind", f"unsupported kind '{kind}' (supported: {', '.join(KINDS)}, their *List forms, "
                          "and v1 Secret for BGP passwords)")
-    meta = _F(top.opt("metadata", dict) or {}, f"{where} ({kind}) metadata", source, top.line("metadata"), kind, version)
+    meta = CalicoFields(top.opt("metadata", dict) or {}, f"{where} ({kind}) metadata", source, top.line("metadata"), kind, version)
     name = meta.opt("name", str)
     if not name:
         meta.fail("name", "required field is missing")
@@ -161,7 +53,7 @@ def decode(data: Any, source: str, index: int, line: int | None, version: Calico
     top.kind = kind
     if kind == "BGPFilter" and version is not None and version.knows("BGPFilter", ""):
         top.fail("kind", f"kind BGPFilter does not exist in Calico {version} (added in v3.26)")
-    spec = top.sub("spec") or _F({}, f"{top.where} spec", source, line, kind, version)
+    spec = top.sub("spec") or CalicoFields({}, f"{top.where} spec", source, line, kind, version)
     top.opt("status")  # observed state written by Calico (IPPool conditions, Node podCIDRs): not configuration
     top.done()
     spec.where = f"{top.where} spec"
@@ -171,7 +63,7 @@ def decode(data: Any, source: str, index: int, line: int | None, version: Calico
     return decoded
 
 
-def _secret(top: _F, where: str, source: str) -> Secret:
+def _secret(top: CalicoFields, where: str, source: str) -> Secret:
     meta = top.sub("metadata")
     if meta is None:
         top.fail("metadata", "required field is missing")
@@ -196,7 +88,7 @@ def _secret(top: _F, where: str, source: str) -> Secret:
     return Secret(name, MappingProxyType(values), source=f"{source} Secret/{name}")
 
 
-def _bgp_configuration(f: _F, name: str, at: str, labels) -> BGPConfiguration:
+def _bgp_configuration(f: CalicoFields, name: str, at: str, labels) -> BGPConfiguration:
     for key in ("ignoredInterfaces", "localWorkloadPeeringIPV4", "localWorkloadPeeringIPV6",
                 "serviceLoadBalancerAggregation", "programClusterRoutes", "ipv4NormalRoutePriority",
                 "ipv6NormalRoutePriority"):
@@ -210,7 +102,7 @@ def _bgp_configuration(f: _F, name: str, at: str, labels) -> BGPConfiguration:
                 f.fail(key, "only valid in BGPConfiguration 'default' (Calico rejects it in a per-node configuration)")
     communities = {}
     for i, item in enumerate(f.opt("communities", list, [])):
-        c = _F(item, f"{f.path('communities')}[{i}]", f.file, f.line("communities"), f.kind, f.version)
+        c = CalicoFields(item, f"{f.path('communities')}[{i}]", f.file, f.line("communities"), f.kind, f.version)
         value = c.req("value", str)
         if not re.fullmatch(r"\d+:\d+(:\d+)?", value):
             c.fail("value", f"'{value}' is not a community (aa:nn or aa:nn:mm)")
@@ -218,7 +110,7 @@ def _bgp_configuration(f: _F, name: str, at: str, labels) -> BGPConfiguration:
         c.done()
     adverts = []
     for i, item in enumerate(f.opt("prefixAdvertisements", list, [])):
-        a = _F(item, f"{f.path('prefixAdvertisements')}[{i}]", f.file, f.line("prefixAdvertisements"), f.kind, f.version)
+        a = CalicoFields(item, f"{f.path('prefixAdvertisements')}[{i}]", f.file, f.line("prefixAdvertisements"), f.kind, f.version)
         values = []
         for value in a.req("communities", list):
             value = communities.get(str(value), str(value))
@@ -247,16 +139,16 @@ def _bgp_configuration(f: _F, name: str, at: str, labels) -> BGPConfiguration:
         tuple(adverts), priority, source=at)
 
 
-def _cidrs(f: _F, key: str) -> tuple[str, ...]:
+def _cidrs(f: CalicoFields, key: str) -> tuple[str, ...]:
     out = []
     for i, item in enumerate(f.opt(key, list, [])):
-        c = _F(item, f"{f.path(key)}[{i}]", f.file, f.line(key), f.kind, f.version)
+        c = CalicoFields(item, f"{f.path(key)}[{i}]", f.file, f.line(key), f.kind, f.version)
         out.append(c.cidr("cidr", c.req("cidr", str)))
         c.done()
     return tuple(out)
 
 
-def _bgp_peer(f: _F, name: str, at: str, labels) -> BGPPeer:
+def _bgp_peer(f: CalicoFields, name: str, at: str, labels) -> BGPPeer:
     for key in ("ttlSecurity", "reachableBy", "filters", "localWorkloadSelector", "localASNumber", "nextHopMode",
                 "reversePeering", "keepaliveTime"):
         f.gate(key)
@@ -294,7 +186,7 @@ def _bgp_peer(f: _F, name: str, at: str, labels) -> BGPPeer:
         f.duration("keepaliveTime"), allow or None, ttl or None, reachable, filters, source=at)
 
 
-def _peer_ip(f: _F) -> tuple[str | None, int | None]:
+def _peer_ip(f: CalicoFields) -> tuple[str | None, int | None]:
     text = f.opt("peerIP", str)
     if text is None:
         return None, None
@@ -313,8 +205,8 @@ def _peer_ip(f: _F) -> tuple[str | None, int | None]:
     return str(address), port
 
 
-def _node(f: _F, name: str, at: str, labels) -> Node:
-    bgp = f.sub("bgp") or _F({}, f.path("bgp"), f.file, f.line(), f.kind, f.version)
+def _node(f: CalicoFields, name: str, at: str, labels) -> Node:
+    bgp = f.sub("bgp") or CalicoFields({}, f.path("bgp"), f.file, f.line(), f.kind, f.version)
     address = bgp.opt("ipv4Address", str)
     if address is not None:
         try:
@@ -344,7 +236,7 @@ def _node(f: _F, name: str, at: str, labels) -> Node:
     return Node(name, MappingProxyType(dict(labels)), address, asn, cluster_id, source=at)
 
 
-def _ip_pool(f: _F, name: str, at: str, labels) -> IPPool:
+def _ip_pool(f: CalicoFields, name: str, at: str, labels) -> IPPool:
     f.gate("assignmentMode")
     f.gate("namespaceSelector")
     cidr = f.cidr("cidr", f.req("cidr", str))
@@ -371,18 +263,18 @@ def _ip_pool(f: _F, name: str, at: str, labels) -> IPPool:
                   f.opt("disableBGPExport", bool, False), f.selector("nodeSelector") or "all()", uses, source=at)
 
 
-def _bgp_filter(f: _F, name: str, at: str, labels) -> BGPFilter:
+def _bgp_filter(f: CalicoFields, name: str, at: str, labels) -> BGPFilter:
     f.refuse("exportV6", "IPv6 is not supported yet")
     f.refuse("importV6", "IPv6 is not supported yet")
     return BGPFilter(name, _rules(f, "exportV4"), _rules(f, "importV4"), source=at)
 
 
-def _rules(f: _F, key: str) -> tuple[FilterRule, ...]:
+def _rules(f: CalicoFields, key: str) -> tuple[FilterRule, ...]:
     rules = []
     items = f.opt(key, list, [])
     for i, item in enumerate(items):
         line = items.item_line(i) if hasattr(items, "item_line") else f.line(key)
-        r = _F(item, f"{f.path(key)}[{i}]", f.file, line, f.kind, f.version)
+        r = CalicoFields(item, f"{f.path(key)}[{i}]", f.file, line, f.kind, f.version)
         for field_name in ("source", "interface", "prefixLength", "peerType"):
             r.gate(field_name, f"spec.*.{field_name}")
         cidr = r.cidr("cidr", r.opt("cidr", str)) if r.has("cidr") else None

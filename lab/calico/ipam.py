@@ -53,7 +53,7 @@ def plan_ipam(rs: ResourceSet) -> IpamPlan:
         for pool in rs.ip_pools:
             if pool.disabled or not parse_selector(pool.node_selector).matches(node.labels):
                 continue
-            free = next((b for b in ip_network(pool.cidr).subnets(new_prefix=pool.block_size)
+            free = next((b for b in IPv4Network(pool.cidr).subnets(new_prefix=pool.block_size)
                          if b not in used[pool.name]), None)
             if free is None:
                 raise LabError(f"IP pool {pool.name} ({pool.cidr}) has no free /{pool.block_size} block for node {node.name}")

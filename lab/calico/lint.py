@@ -59,7 +59,7 @@ def lint(rs: ResourceSet) -> list[LintFinding]:
                                             "node-to-node mesh is off and no BGPPeer gives this node a peer: "
                                             "its pods are unreachable from other nodes"))
     for node in rs.nodes:
-        if not node.ip:
+        if not node.ipv4_address:  # (node.ip is derived from it)
             continue
         local_as = node_as(rs, node.name)
         subnet = ip_interface(node.ipv4_address).network

@@ -153,6 +153,7 @@ def _peerings(ix: _Index) -> tuple[dict[tuple[str, int | None], _Far], dict[str,
             if peer.peer_selector:
                 fars = _far_nodes(ix, ix.matching(peer.peer_selector), peer, False)
             elif peer.peer_ip:
+                assert peer.as_number is not None, "the decoder requires asNumber with peerIP"
                 owners = ix.owners(peer)
                 port = peer.port or (ix.listen_port(owners[0]) if owners else None)
                 fars = [_Far(peer.peer_ip, peer.as_number, port, peer.peer_ip in ix.by_ip, None,
@@ -204,7 +205,7 @@ def plan_peering(rs: ResourceSet, version: CalicoVersion | str | None = None) ->
         sessions: list[Session] = []
         if mesh_on and not cluster:
             for other in mesh_nodes:
-                if other.ip == node.ip:
+                if other.ip is None or other.ip == node.ip:  # (ix.nodes holds only nodes with an address)
                     continue
                 port = ix.listen_port(other)
                 sessions.append(Session(node.name, other.ip, ix.asn(other), local_as, MESH, False, None,
@@ -229,6 +230,7 @@ def _key_text(key: tuple[str, int | None]) -> str:
 
 
 def _session(node: Node, local_as: int, cluster: str | None, peer_type: str, far: _Far) -> Session:
+    assert node.ip is not None, "plan() gives nodes without an address no sessions"
     effective_as = far.peer.local_as_number or local_as
     rr_client = bool(cluster) and far.asn == effective_as and far.rr_cluster_id != cluster
     passive = peer_type == GLOBAL and far.calico_node and far.ip > node.ip

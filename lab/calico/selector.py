@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NoReturn
 
 from ..errors import SelectorError
 
@@ -128,11 +128,13 @@ class _Parser:
         self.text = text
         self.pos = 0
 
-    def fail(self, problem: str):
+    def fail(self, problem: str) -> NoReturn:
         raise SelectorError(self.text, self.pos + 1, problem)
 
     def skip(self):
-        self.pos = _SPACE.match(self.text, self.pos).end()
+        space = _SPACE.match(self.text, self.pos)  # matches everywhere (possibly nothing)
+        if space:
+            self.pos = space.end()
 
     def peek(self, token: str) -> bool:
         self.skip()

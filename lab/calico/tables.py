@@ -105,7 +105,7 @@ def ipam_table(snap, show_blocks: bool = False) -> str:
 
 def _inside(block: str, net) -> bool:
     inner = ip_network(block)
-    return inner.version == net.version and inner.subnet_of(net)  # type: ignore[arg-type]
+    return inner.version == net.version and inner.subnet_of(net)
 
 
 def _pct(part: int, whole: int) -> str:

@@ -29,7 +29,7 @@ def select(only: str | Sequence[str] | None) -> list[str]:
     return names
 
 
-def run_checks(ctx: Context, names: Sequence[str], on_result: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+def run_checks(ctx: Context, names: Sequence[str], on_result: Callable[[CheckResult], object] | None = None) -> list[CheckResult]:
     results = []
     for name in names:
         started = time.monotonic()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import model as m
+from ..deadline import Deadline
 from ..contract import LabProvider, PodInfo, Running
 from ..exec import LabAccess
 
@@ -79,14 +80,8 @@ class Context:
         return path
 
 
-def poll(probe: Callable[[], Any], until: Callable[[Any], bool], deadline: float,
+def poll(probe: Callable[[], Any], until: Callable[[Any], bool], deadline: Deadline | float,
          interval: float = 0.1, clock=time.monotonic, wait=time.sleep) -> tuple[bool, Any]:
-    """Call `probe` until `until(value)` holds or `deadline` seconds pass; returns (ok, last value)."""
-    end = clock() + deadline
-    while True:
-        value = probe()
-        if until(value):
-            return True, value
-        if clock() >= end:
-            return False, value
-        wait(interval)
+    """Call `probe` until `until(value)` holds or the deadline (a Deadline, or seconds from now)
+    passes; returns (ok, last value)."""
+    return Deadline.of(deadline, clock).poll(probe, until, interval, wait)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from .. import model as m
 from ..expect import routed_racks
 from ..fabric import FABRIC, router_bgp
 from ..pcap import read_packets
@@ -24,7 +25,7 @@ ECHO_PORT = 5201
 BASE_SPORT = 41000
 
 
-def pick_path(ctx: Context) -> tuple[object, list[str], PodInfo, PodInfo] | None:
+def pick_path(ctx: Context) -> tuple[m.Router, list[str], PodInfo, PodInfo] | None:
     """A leaf with two or more uplinks, a pod behind it and a pod in another rack."""
     topo = ctx.topo
     if not routed_racks(topo):
@@ -86,7 +87,7 @@ def run(ctx: Context) -> CheckResult:
         echo.stop()
     answer = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {"missing": list(range(FLOWS))}
     requests, replies = split_flows({i: list(read_packets(p)) for i, p in pcaps.items()}, src.ip, dst.ip, ECHO_PORT)
-    share = Counter()
+    share: Counter[str] = Counter()
     for sport, ifaces in requests.items():
         for iface in ifaces:
             share[iface] += 1

@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network
 
 from ..calico.status import calico_peer, parse_bird_protocols
 from ..errors import LabError
@@ -62,7 +62,7 @@ class KernelRoute:
 @lru_cache(maxsize=1 << 16)
 def _route_dst(dst: str):
     try:
-        return ip_network(dst if "/" in dst else f"{dst}/32", strict=False)
+        return IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)  # `ip -4`: IPv4 only
     except ValueError:
         return None
 
@@ -104,7 +104,10 @@ def observe_frr_sessions(access: LabAccess, target: str) -> list[ObservedSession
 
 
 def observe_routes(access: LabAccess, target: str) -> list[KernelRoute]:
-    return parse_ip_routes(access.exec(target, ["ip", "-j", "route", "show", "table", "main"]).stdout)
+    result = access.exec(target, ["ip", "-j", "route", "show", "table", "main"])
+    if result.rc != 0:  # say why (a time-out under load, a namespace gone), not "cannot read (nothing)"
+        raise LabError(f"`ip route` in {target} failed (rc {result.rc}): {(result.stderr or result.stdout).strip()[:300]}")
+    return parse_ip_routes(result.stdout)
 
 
 def route_to(routes: list[KernelRoute], net: IPv4Network) -> KernelRoute | None:

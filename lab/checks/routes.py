@@ -89,14 +89,14 @@ def evaluate(ctx: Context, tables: dict[str, list[KernelRoute]], lab: _Lab | Non
         for owner in topo.cluster.nodes:
             if owner.rack not in exp.routed:
                 continue
-            want = exp.leaf_next_hops(leaf, owner)
+            hops = exp.leaf_next_hops(leaf, owner)
             for block in advertised[owner.name]:
                 r = routes.get(block)
                 if r is None:
-                    problems.append(f"{leaf.name}: no route to {block} of {owner.name} (want via {_fmt(want)})")
-                elif r.gateways != want:
-                    problems.append(f"{leaf.name}: {block} of {owner.name} via {_fmt(r.gateways)}, want via {_fmt(want)}")
-                elif len(want) > 1:
+                    problems.append(f"{leaf.name}: no route to {block} of {owner.name} (want via {_fmt(hops)})")
+                elif r.gateways != hops:
+                    problems.append(f"{leaf.name}: {block} of {owner.name} via {_fmt(r.gateways)}, want via {_fmt(hops)}")
+                elif len(hops) > 1:
                     ecmp_routes += 1
     blocks = sum(len(b) for b in owned.values())
     return problems, {"blocks": blocks, "leaf_ecmp_routes": ecmp_routes}

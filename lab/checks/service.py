@@ -43,7 +43,7 @@ def _viewers(ctx: Context) -> dict[str, set]:
         return {}
     if topo.hosts:
         return {h.name: {IPv4Address(a) for _, a, _ in plan.clients_of(str(h.ip.ip))} for h in topo.hosts}
-    by_k8s = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+    by_k8s = topo.cluster.names().by_k8s()
     reflectors = [n.name for n in rs.nodes if n.route_reflector_cluster_id and n.name in plan.sessions]
     viewers = reflectors or [n for n in plan.sessions if n in by_k8s]
     return {by_k8s.get(v, v): {IPv4Address(s.peer_address) for s in plan.sessions[v] if s.peer_node}

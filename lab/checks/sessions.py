@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Mapping, Sequence
 
 from ..calico.status import StatusRow, calico_peer, format_status_table
 from ..expect import ExpectedSession, expected_sessions
@@ -31,8 +32,11 @@ def observe_all(ctx: Context, expected: list[ExpectedSession]) -> dict[str, list
     return observed
 
 
-def _key(e_or_o, by_protocol: bool) -> str:
-    return (e_or_o.protocol if isinstance(e_or_o, ExpectedSession) else e_or_o.name) if by_protocol else e_or_o.peer
+def _key(e_or_o: ExpectedSession | ObservedSession, by_protocol: bool) -> str:
+    if not by_protocol:
+        return e_or_o.peer
+    name = e_or_o.protocol if isinstance(e_or_o, ExpectedSession) else e_or_o.name
+    return e_or_o.peer if name is None else name
 
 
 def compare(expected: list[ExpectedSession], observed: dict[str, list[ObservedSession]]) -> list[str]:
@@ -74,16 +78,16 @@ def compare(expected: list[ExpectedSession], observed: dict[str, list[ObservedSe
     return problems
 
 
-def status_tables(expected: list[ExpectedSession], observed: dict[str, list[ObservedSession]]) -> list[str]:
+def status_tables(expected: Sequence[ExpectedSession], observed: Mapping[str, Sequence[ObservedSession]]) -> list[str]:
     """Planned and observed `calicoctl node status` tables of the Calico nodes, side by side in text."""
     lines = []
-    by_target = defaultdict(list)
+    by_target: dict[str, list[tuple[ExpectedSession, str]]] = defaultdict(list)
     for e in expected:
         if e.via == "bird" and e.peer_type:
-            by_target[e.target].append(e)
+            by_target[e.target].append((e, e.peer_type))
     for target, rows in sorted(by_target.items()):
-        planned = [StatusRow(e.peer, e.peer_type, "up" if e.holds else "start", "-", "Established" if e.holds else "Idle")
-                   for e in rows]
+        planned = [StatusRow(e.peer, peer_type, "up" if e.holds else "start", "-", "Established" if e.holds else "Idle")
+                   for e, peer_type in rows]
         seen = []
         for o in observed.get(target, []):
             peer = calico_peer(o.name)

@@ -14,9 +14,11 @@ def bundle(name: str | None, topology: str | None, out_path: str | None = None, 
            include_secrets: bool = False, as_scenario: str | None = None, out: TextIO = sys.stdout) -> int:
     from ..bugreport.archive import write_bundle
     from ..bugreport.collect import collect
-    from .lab import open_provider
+    from .lab import is_netns, open_provider
 
     lab = open_provider("netns", topology, name)
+    if not is_netns(lab):  # open_provider("netns") opens a NetnsProvider; this tells mypy so
+        raise LabError("bug bundles are made of netns labs only")
     if not lab.is_up():
         raise LabError(f"lab {lab.lab_name} is not up: nothing to bundle")
     path = Path(out_path) if out_path else lab.out_dir / f"bundle-{lab.lab_name}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz"

@@ -13,12 +13,16 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Sequence, TextIO
+from typing import TYPE_CHECKING, Iterator, Sequence, TextIO, TypeGuard
 
+from ..deadline import Deadline
 from ..errors import LabError
 from ..loader import load_topology, resolve_topology_path
+from ..contract import LabProvider as Provider
 from ..names import check_lab_name
-from ..providers.base import Provider
+
+if TYPE_CHECKING:
+    from ..providers.netns.provider import NetnsProvider
 
 PROVIDERS = ("netns", "clab")
 
@@ -29,7 +33,7 @@ def _lab_name(topology: str | None, name: str | None) -> str:
     return load_topology(topology).name
 
 
-def _is_netns(lab: Provider) -> bool:
+def is_netns(lab: Provider) -> TypeGuard[NetnsProvider]:
     from ..providers.netns.provider import NetnsProvider
 
     return isinstance(lab, NetnsProvider)
@@ -39,7 +43,7 @@ def _is_netns(lab: Provider) -> bool:
 def changing(lab: Provider, command: str, out: TextIO, wait: float | None = None) -> Iterator[None]:
     """Hold the lab's lock while `command` changes it, after undoing what an interrupted
     command left (its journal). Other providers keep their own state: nothing to do."""
-    if not _is_netns(lab):
+    if not is_netns(lab):
         yield
         return
     from ..providers.netns.lock import lab_lock
@@ -54,7 +58,7 @@ def changing(lab: Provider, command: str, out: TextIO, wait: float | None = None
         yield
 
 
-def _restore(lab: Provider, out: TextIO) -> None:
+def _restore(lab: NetnsProvider, out: TextIO) -> None:
     from ..providers.netns.provider import NetnsProvider
 
     if not (lab.run_dir / "topology.yaml").is_file():
@@ -63,7 +67,7 @@ def _restore(lab: Provider, out: TextIO) -> None:
     built = lab if Path(lab.topo.source) == lab.run_dir / "topology.yaml" else NetnsProvider.attach(lab.lab_name, lab.run_dir.parent)
     built.command = getattr(lab, "command", "")
     if built.restore_journal(out):
-        lab._rs, lab._blueprint = None, None  # the resources in force may have changed back
+        lab._blueprint = None  # the resources in force may have changed back
 
 
 def open_provider(provider: str, topology: str | None, name: str | None, *, for_up: bool = False,
@@ -110,7 +114,7 @@ def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.
 
 
 def _interrupted_up(lab: Provider, out: TextIO) -> None:
-    if not getattr(lab, "built_something", False):
+    if not is_netns(lab) or not getattr(lab, "built_something", False):  # only a netns `up` builds here
         raise LabError(f"interrupted before lab {lab.lab_name} was changed: nothing to remove") from None
     from ..providers.netns.provider import remove_lab
 
@@ -125,7 +129,8 @@ def _interrupted_up(lab: Provider, out: TextIO) -> None:
 
 def down(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
     if provider == "netns":
-        from ..providers.netns.lock import RUN_ROOT, lab_lock
+        from ..paths import run_root
+        from ..providers.netns.lock import lab_lock
         from ..providers.netns.provider import NetnsProvider, remove_lab
 
         lab_name = _lab_name(topology, name)
@@ -133,9 +138,10 @@ def down(topology: str | None, provider: str, name: str | None, out: TextIO = sy
             remove_lab(lab_name, out)  # says there is nothing to remove (and needs no root)
             return 0
         # The lock waits for an `up` still building: removing under it would leak what it adds next.
-        with lab_lock(lab_name, "lab.down", run_root=RUN_ROOT):
+        root = run_root()
+        with lab_lock(lab_name, "lab.down", run_root=root):
             try:
-                built = NetnsProvider.attach(lab_name, RUN_ROOT)
+                built = NetnsProvider.attach(lab_name, root)
             except LabError:
                 built = None  # partly built (no saved topology): nothing ran long enough to journal
             if built is not None:
@@ -200,7 +206,7 @@ def status(topology: str | None, provider: str, name: str | None, as_json: bool 
 def _restore_if_free(lab: Provider, out: TextIO) -> None:
     """A reading command heals what an interrupted command left if nobody holds the lab now;
     if a command does, it says so (what follows may show that command's temporary changes)."""
-    if not _is_netns(lab):
+    if not is_netns(lab):
         return
     from ..providers.netns.lock import LabBusy
 
@@ -278,7 +284,7 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
     from ..checks.report import line, text_report, write_json, write_junit
 
     names = select(only)
-    for option, path in (("--json", json_path), ("--junit", junit_path)):
+    for option, path in (("--json", json_path), ("--junit", junit_path), ("--report", report_path)):
         _require_writable(option, path)  # before the checks: minutes of checks must not end in "cannot write"
     lab = open_provider(provider, topology, name)
     _require_up(lab)
@@ -331,7 +337,7 @@ def capture(target: str, iface: str, seconds, topology: str | None, provider: st
     seconds = parse_seconds(seconds)
     lab = open_provider(provider, topology, name)
     _require_up(lab)
-    if _is_netns(lab):
+    if is_netns(lab):
         from ..preflight import require_root
 
         require_root()  # tcpdump inside a lab namespace
@@ -344,14 +350,14 @@ def capture(target: str, iface: str, seconds, topology: str | None, provider: st
         raise LabError(f"--out {path}: cannot create {path.parent}: {exc.strerror}") from None
     _require_writable("--out", str(path))
     # The capture ends by itself a little after `seconds` even if this command is killed.
-    limit = {"limit": seconds + 30} if _is_netns(lab) else {}
+    limit = {"limit": seconds + 30} if is_netns(lab) else {}
     with changing(lab, "lab.capture", out):
-        end = time.monotonic() + seconds
+        end = Deadline.after(seconds)
         with lab.capture(target, [iface], {iface: path}, bpf, **limit):
             out.write(f"capturing on {target} {iface} for {seconds:g}s ...\n")
             out.flush()
-            while time.monotonic() < end:  # the capture itself is the point of waiting here
-                time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+            while not end.expired():  # the capture itself is the point of waiting here
+                end.sleep(0.2)
     try:
         count = sum(1 for _ in read_packets(path))
     except PcapError as exc:

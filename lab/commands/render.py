@@ -8,14 +8,14 @@ from typing import TextIO
 
 from ..errors import LabError
 from ..loader import load_topology
-from ..providers.base import default_out_dir
+from ..paths import out_dir
 from ..render import write_all
 
 
 def render(topology: str | None, out: str | None, stream: TextIO = sys.stdout) -> list[Path]:
     """Render the topology (default calico-bgp-rr) into `out` (default build/<lab name>/); returns the files written."""
     topo = load_topology(topology)
-    target = Path(out) if out else default_out_dir(topo.name)
+    target = Path(out) if out else out_dir(topo.name)
     try:
         written = write_all(topo, target)
     except OSError as exc:

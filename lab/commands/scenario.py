@@ -37,6 +37,15 @@ def scenario(name_or_path: str | None, name: str | None = None, keep: bool = Fal
         raise LabError("which scenario? `invoke lab.scenario NAME|PATH` (`invoke lab.scenario --list` shows them)")
     sc = load_scenario(name_or_path)  # every problem in the file before anything runs
     require_root()
+    from .lab import _require_writable
+
+    for option, path in (("--json", json_path), ("--junit", junit_path), ("--report", report_path)):
+        _require_writable(option, path)  # before the steps: minutes of steps must not end in "cannot write"
+    tee = None
+    if report_path:
+        from .report import Tee
+
+        out = tee = Tee(out)  # the report keeps what each step printed (tables, route diffs)
     out.write(f"scenario {sc.name}: {sc.description.strip()}\n")
     results, lab_name, seconds = run_scenario(sc, name, keep, out)
     out.write("\n" + text_report(results, lab_name, seconds).replace(" passed", " steps passed", 1) + "\n")
@@ -44,14 +53,8 @@ def scenario(name_or_path: str | None, name: str | None = None, keep: bool = Fal
         write_json(json_path, results, lab_name, seconds)
     if junit_path:
         write_junit(junit_path, results, lab_name, seconds)
-    if report_path:
-        write_html(report_path, sc, results, lab_name, seconds)
+    if report_path and tee is not None:
+        from .report import write_scenario_report
+
+        write_scenario_report(report_path, sc, results, lab_name, seconds, tee.text(), tee.out)
     return 0 if all(r.ok for r in results) else 1
-
-
-def write_html(path: str, sc, results, lab_name: str, seconds: float) -> None:
-    try:
-        from .. import report_html
-    except ImportError:
-        raise LabError("--report needs lab/report_html.py, which this version does not have") from None
-    report_html.write(path, results, lab_name, seconds)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from ..deadline import Deadline
 from ..errors import LabError
 from . import analysis
 
@@ -83,7 +84,7 @@ class Traffic:
 
     def running(self) -> bool:
         found = self.session()
-        return bool(found) and not found.get("stopped")
+        return found is not None and bool(found) and not found.get("stopped")
 
     def _write(self, data: dict) -> None:
         tmp = self.session_path.with_suffix(".tmp")
@@ -105,7 +106,7 @@ class Traffic:
             old.unlink()
         state = LabState(self.lab.state_path)
         netns = {ns.target: ns.netns for ns in self.lab.blueprint.namespaces}
-        data = {"pairs": [f"{a.name}->{b.name}" for a, b in pairs], "interval_ms": interval, "limit_s": limit,
+        data: dict[str, Any] = {"pairs": [f"{a.name}->{b.name}" for a, b in pairs], "interval_ms": interval, "limit_s": limit,
                 "started": time.time(), "names": {}, "processes": []}
         self._write(data)  # before any process: a crash leaves a session `stop` can still end
         dsts = list(dict.fromkeys(b for _, b in pairs))
@@ -139,9 +140,9 @@ class Traffic:
     def probe_log(self, pod: str) -> Path:
         return self.dir / f"probe-{pod}.log"
 
-    def _wait_line(self, proc, prefix: str, deadline: float = 10.0) -> None:
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
+    def _wait_line(self, proc, prefix: str, deadline: Deadline | float = 10.0) -> None:
+        end = Deadline.of(deadline)
+        while not end.expired():
             try:
                 if any(line.startswith(prefix) for line in proc.log.read_text(errors="replace").splitlines()[:3]):
                     return
@@ -158,8 +159,8 @@ class Traffic:
         return {pair: pair in answered for pair in data["pairs"]}
 
     def _wait_warm(self, data: dict) -> float:
-        end = time.monotonic() + WARM_DEADLINE
-        while time.monotonic() < end and not all(self._answered(data).values()):
+        end = Deadline.after(WARM_DEADLINE)
+        while not end.expired() and not all(self._answered(data).values()):
             time.sleep(0.05)
         return time.time()
 
@@ -206,14 +207,22 @@ class Traffic:
         return analysis.analyze(sent, received, [m for m in marks if m[0] <= end], start, end)
 
     def wait_judged(self, until: float) -> None:
-        """Wait until every probe sent before `until` is echoed or older than the grace time."""
+        """Wait until every probe sent before `until` is echoed or older than the grace time.
+
+        A probe lost long ago is judged already: only the unanswered probes of the last grace
+        period are waited for (waiting for every unanswered probe ever sent made each step after
+        the first loss wait the whole grace time)."""
         data = self.session()
         if not data:
             return
-        end = until + self.grace(data)
-        while time.time() < end:
+        grace = self.grace(data)
+        end = until + grace
+        while True:
+            now = time.time()
+            if now >= end:
+                return
             sent, received = self._read(data)
-            if all((p.pair, p.seq) in received for p in sent if p.sent < until):
+            if all((p.pair, p.seq) in received or p.sent + grace <= now for p in sent if p.sent < until):
                 return
             time.sleep(0.02)
 

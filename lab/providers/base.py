@@ -11,13 +11,13 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import Callable, Iterable, Protocol, TextIO
 
 from .. import model as m
+from .. import paths
 from ..errors import LabError
 from ..exec import LabAccess
 
-REPO_BUILD = Path(__file__).resolve().parent.parent.parent / "build"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,15 @@ class StepFailed(LabError):
         super().__init__(f"step {index}/{total} '{title}' failed: {cause}")
 
 
-def run_steps(steps: Iterable[Step], out: TextIO, clock=time.monotonic) -> None:
+class StatusOut(Protocol):
+    """Where the step status lines go: a TextIO or a provider's filter in front of one."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def run_steps(steps: Iterable[Step], out: StatusOut, clock: Callable[[], float] = time.monotonic) -> None:
     steps = list(steps)
     for index, step in enumerate(steps, 1):
         started = clock()
@@ -49,7 +57,7 @@ def run_steps(steps: Iterable[Step], out: TextIO, clock=time.monotonic) -> None:
 
 
 def default_out_dir(lab_name: str) -> Path:
-    return REPO_BUILD / lab_name
+    return paths.out_dir(lab_name)
 
 
 class Provider(ABC):

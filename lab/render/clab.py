@@ -115,7 +115,7 @@ def clab_topology(topo: m.Topology, port_scope: str = "") -> dict:
     for link in topo.links:
         if link.to_bridge:
             r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
-            links.to_bridge(str(r_end), b_end.node, r_end.node, r_end.iface)
+            links.to_bridge(str(r_end), b_end.node, r_end.node, r_end.port)
         else:
             links.add(str(link.a), str(link.b))
     for node in topo.cluster.nodes:

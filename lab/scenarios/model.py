@@ -1,4 +1,4 @@
-"""Scenario files (scenarios/*.yaml): format and loader. Pure: a file in, a `Scenario` out.
+"""Scenario files (scenarios/*.yaml): format and loader. Pure: a file in, a `Scenario` (spec.py) out.
 
     name: mesh-to-rr
     description: ...                 # say which BGP timers the story relies on
@@ -13,6 +13,9 @@
         #   netem: {iface: "worker:eth0", delay_ms: 50, jitter_ms: 5, loss_pct: 1} | {iface: ..., clear: true}
         #   check: [ecmp]             (lab.test checks)
         wait: {sessions: established, deadline: 20}   # or routes: converged | seconds: N | expect: true
+        #   (expect: true polls the step's sessions/routes expectations, then pods_reachable, and,
+        #   with min_outage_ms, until the traffic has shown that outage; a deadline covers BIRD's
+        #   error wait, 5..30 s, and colliding Node_ sessions: up to 120 s)
         show: {status: [worker], routes: [worker2]}
         expect:
           sessions: {worker: [{peer: control-plane, type: node-to-node mesh, state: Established}]}
@@ -26,127 +29,14 @@ Every problem is reported as `file:line: field: problem` (lab/yamlsrc.py).
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
 from ..yamlsrc import Fields, LocList, LocMap, load_located
-
-ACTIONS = ("calicoctl", "pods", "link", "stop", "start", "netem", "check")
-WAITS = ("sessions", "routes", "seconds", "expect")
-DEFAULT_DEADLINE = 30.0
-PEER_TYPES = ("node-to-node mesh", "global", "node specific")
-CALICOCTL_FILE_VERBS = ("apply", "create", "replace", "delete")
-
-
-class ScenarioError(InputError):
-    """A scenario file is invalid."""
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: str  # one of ACTIONS
-    args: Any  # kind-specific, already validated (see _action)
-    line: int = 0
-
-    def describe(self) -> str:
-        a = self.args
-        if self.kind == "calicoctl":
-            return "calicoctl " + " ".join(a["argv"]) + (" (inline document)" if a.get("documents") else "")
-        if self.kind == "pods":
-            return "pods " + " ".join(f"--{k} {v}" for k, v in a.items())
-        if self.kind == "link":
-            return f"link {a['target']}:{a['iface']} {'up' if a['up'] else 'down'}"
-        if self.kind == "stop":
-            return f"stop {a['target']}" + (" (SIGKILL)" if a["kill"] else "")
-        if self.kind == "start":
-            return f"start {a['target']}"
-        if self.kind == "netem":
-            if a["clear"]:
-                return f"netem {a['target']}:{a['iface']} clear"
-            return f"netem {a['target']}:{a['iface']} delay {a['delay_ms']:g} ms jitter {a['jitter_ms']:g} ms loss {a['loss_pct']:g} %"
-        return f"check {', '.join(a)}"
-
-
-@dataclass(frozen=True)
-class Wait:
-    sessions: bool = False
-    routes: bool = False
-    expect: bool = False
-    seconds: float | None = None
-    deadline: float = DEFAULT_DEADLINE
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    dst: str | None = None  # a CIDR, or
-    blocks_of: str | None = None  # every block of this node
-    via: tuple[str, ...] = ()  # node names or addresses
-    nexthops: int | None = None
-
-    def describe(self) -> str:
-        what = self.dst or f"blocks of {self.blocks_of}"
-        via = f" via {','.join(self.via)}" if self.via else ""
-        hops = f" ({self.nexthops} next hops)" if self.nexthops is not None else ""
-        return what + via + hops
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    peer: str  # an address or a node name
-    type: str
-    state: str
-
-
-@dataclass(frozen=True)
-class Expect:
-    sessions: dict[str, tuple[SessionSpec, ...]] = field(default_factory=dict)
-    present: dict[str, tuple[RouteSpec, ...]] = field(default_factory=dict)
-    absent: dict[str, tuple[RouteSpec, ...]] = field(default_factory=dict)
-    max_outage_ms: float | None = None
-    min_outage_ms: float | None = None
-    pods_reachable: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.sessions or self.present or self.absent or self.pods_reachable
-                    or self.max_outage_ms is not None or self.min_outage_ms is not None)
-
-    @property
-    def needs_traffic(self) -> bool:
-        return self.max_outage_ms is not None or self.min_outage_ms is not None
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    line: int
-    action: Action | None = None
-    wait: Wait | None = None
-    show_status: tuple[str, ...] = ()
-    show_routes: tuple[str, ...] = ()
-    expect: Expect = field(default_factory=Expect)
-
-
-@dataclass(frozen=True)
-class Traffic:
-    enabled: bool = True
-    pairs: str = "cross-node"
-    interval_ms: float = 20.0
-    limit_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    topology: str
-    source: Path
-    traffic: Traffic
-    steps: tuple[Step, ...]
-
+# The types live in spec.py; importers of model keep working (ScenarioError, RouteSpec, ...).
+from .spec import (ACTIONS, CALICOCTL_FILE_VERBS, DEFAULT_DEADLINE, PEER_TYPES, Action, Expect, RouteSpec,
+                   Scenario, ScenarioError, SessionSpec, Step, Traffic, Wait)
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 
@@ -396,7 +286,8 @@ def _expect(f: Fields) -> Expect:
             r.done()
             specs.append(SessionSpec(peer, ptype, state))
         sessions[node] = tuple(specs)
-    present, absent = {}, {}
+    present: dict[str, tuple[RouteSpec, ...]] = {}
+    absent: dict[str, tuple[RouteSpec, ...]] = {}
     doc = g.opt("routes", dict, LocMap())
     for target, spec in doc.items():
         h = Fields(spec, f"{g.path('routes')}.{target}", f.file, ScenarioError, doc.key_line(target))

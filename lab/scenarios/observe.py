@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 from ..calico.status import StatusRow, parse_birdc_protocols
 from ..checks.observe import KernelRoute, observe_routes
 from ..errors import LabError
-from .model import Expect, RouteSpec, SessionSpec
+from .spec import Expect, RouteSpec, SessionSpec
 
 
 class Names:
@@ -25,7 +25,7 @@ class Names:
             self.addresses[topo.cluster.k8s_name(node)] = str(node.ip.ip)
         for host in topo.hosts:
             self.addresses[host.name] = str(host.ip.ip)
-        self.node_of = {topo.cluster.k8s_name(n): n.name for n in topo.cluster.nodes}
+        self.nodes = topo.cluster.names()
 
     def address(self, name_or_ip: str) -> str:
         if name_or_ip in self.addresses:
@@ -38,7 +38,7 @@ class Names:
 
     def node(self, name: str) -> str:
         """The topology name of a node given by topology or Kubernetes name."""
-        return self.node_of.get(name, name)
+        return self.nodes.short(name)
 
 
 # -- observing -----------------------------------------------------------------------------
@@ -108,6 +108,7 @@ def judge_sessions(node: str, want: Sequence[SessionSpec], rows: list[StatusRow]
 def expand(spec: RouteSpec, blocks: Mapping[str, set[IPv4Network]], names: Names) -> list[IPv4Network]:
     if spec.dst is not None:
         return [IPv4Network(spec.dst)]
+    assert spec.blocks_of is not None  # the loader requires dst or blocks_of
     node = names.node(spec.blocks_of)
     if node not in blocks:
         raise LabError(f"blocks_of: '{spec.blocks_of}' is not a node of this lab (nodes: {', '.join(blocks)})")

@@ -21,7 +21,7 @@ from ..checks.base import FAIL, PASS, SKIP, CheckResult, Context, poll
 from ..errors import LabError
 from ..calico.status import format_status_table
 from ..checks.observe import observe_routes
-from .model import Scenario, Step
+from .spec import Scenario, Step
 from .observe import (Names, describe_expect, judge_outage, judge_routes, judge_sessions, route_diff,
                       route_snapshot, session_rows)
 
@@ -91,6 +91,7 @@ class Run:
                            round(time.monotonic() - started_mono, 2), figures, problems)
 
     def act(self, step: Step) -> list[str]:
+        assert step.action is not None  # called for a step with an action only
         kind, a = step.action.kind, step.action.args
         lab = self.lab
         buf = io.StringIO()
@@ -135,6 +136,7 @@ class Run:
         from ..checks import routes, sessions
 
         w = step.wait
+        assert w is not None  # called for a step with a wait only
         started = time.monotonic()
         if w.seconds is not None:
             # The scenario asks for time to pass (e.g. a hold timer to expire): that is the point.
@@ -153,11 +155,27 @@ class Run:
             else:
                 problems.append(f"wait: not {what} within {w.deadline:g}s: {result.observed}")
         if w.expect:
-            ok, last = poll(lambda: self.judge(step, include_reach=False), lambda p: not p,
-                            max(0.1, w.deadline - (time.monotonic() - started)), 0.2)
+            def pending() -> list[str]:
+                # Pings only once the cheap expectations hold: a step that expects every pod
+                # reachable waits until they are (neighbour entries re-resolving after a link
+                # comes back take a moment the routes do not show).
+                problems = self.judge(step, include_reach=False) + self.outage_so_far(step)
+                return problems or self.judge(step, include_reach=True)
+
+            ok, last = poll(pending, lambda p: not p, max(0.1, w.deadline - (time.monotonic() - started)), 0.2)
             self.say(f"-- waited {time.monotonic() - started:.2f}s: " + ("expectations hold" if ok else
                      f"expectations still fail after {w.deadline:g}s"))
         return problems
+
+    def outage_so_far(self, step: Step) -> list[str]:
+        """While waiting: a step that must show a loss (`min_outage_ms`) waits until the traffic
+        has shown it, instead of a fixed time that is too long on a fast machine and too short
+        on a slow one. The step's own judgement comes later, on every probe of the step."""
+        want = step.expect.min_outage_ms
+        if want is None or not self.traffic:
+            return []
+        seen = self.traffic.segments()[-1].max_outage_ms
+        return [] if seen >= want else [f"outage so far {seen:g} ms < {want:g} ms"]
 
     def judge(self, step: Step, include_reach: bool) -> list[str]:
         expect, access = step.expect, self.lab.access()
@@ -183,7 +201,7 @@ def _indent(text: str) -> str:
 
 
 def run_scenario(scenario: Scenario, lab_name: str | None = None, keep: bool = False,
-                 out: TextIO = None) -> tuple[list[CheckResult], str, float]:
+                 out: TextIO | None = None) -> tuple[list[CheckResult], str, float]:
     """Run every step; returns (one result per step, lab name, seconds)."""
     import sys
 
@@ -205,7 +223,13 @@ def run_scenario(scenario: Scenario, lab_name: str | None = None, keep: bool = F
         out.write(f"lab {name} is already up: the scenario starts from its current state\n")
     else:
         created = True
-        up(scenario.topology, "netns", name, out=out)
+        try:
+            up(scenario.topology, "netns", name, out=out)
+        except BaseException:
+            # A lab this run started and could not bring up is this run's to remove, like any other.
+            if not keep:
+                remove_lab(name, out)
+            raise
         lab = NetnsProvider.attach(name)
     traffic = None
     results: list[CheckResult] = []

@@ -30,13 +30,13 @@ in a file, and `stop()` kills exactly that PID (never a name match).
 from __future__ import annotations
 
 import shlex
-import time
 import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ... import model as m
 from ...errors import LabError
+from ...deadline import Deadline
 from ...exec import Background, Result
 from ...render.clab import host_sidecar_name
 from ...render.names import server_name
@@ -68,7 +68,7 @@ def host_tools_container(topo: m.Topology, host: str) -> str:
 class ContainerSpawned:
     """A background command inside a container or pod, stopped by its in-container PID."""
 
-    def __init__(self, argv: Sequence[str], log_path: Path, outer_argv: Sequence[str], kill: Callable[[], None],
+    def __init__(self, argv: Sequence[str], log_path: Path, outer_argv: Sequence[str], kill: Callable[[], object],
                  stderr_path: Path | None = None, exit_deadline: float = 2.0):
         self.kill, self.exit_deadline = kill, exit_deadline
         self.background = Background(argv, log_path, outer_argv, stderr_path=stderr_path)
@@ -82,9 +82,9 @@ class ContainerSpawned:
             self.kill()
         except LabError:
             pass  # the container may be gone; the client is stopped below either way
-        end = time.monotonic() + self.exit_deadline
-        while self.background.alive() and time.monotonic() < end:
-            time.sleep(0.02)  # the client exits once the remote process has; this only bounds the wait
+        end = Deadline.after(self.exit_deadline)
+        while self.background.alive() and not end.expired():
+            end.sleep(0.02)  # the client exits once the remote process has; this only bounds the wait
         return self.background.stop()
 
 
@@ -126,7 +126,7 @@ class ClabAccess:
             return self.runner.run(self.pod_argv(target, argv), timeout=timeout, check=check)
         raise self._unknown(target)
 
-    def spawn_argv(self, target: str, argv: Sequence[str], pidfile: str) -> tuple[list[str], Callable[[], None]]:
+    def spawn_argv(self, target: str, argv: Sequence[str], pidfile: str) -> tuple[list[str], Callable[[], object]]:
         """The host-side argv that starts argv in target with its PID in pidfile, and how to kill it."""
         wrapped = ["sh", "-c", SPAWN_SCRIPT, pidfile, *argv]
         kill = ["sh", "-c", KILL_SCRIPT, pidfile]

@@ -17,8 +17,10 @@ from typing import Callable, Mapping
 
 from ... import model as m
 from ...errors import LabError
+from ...deadline import Deadline
 from ...exec import Result
 from ...runner import Runner
+from .seams import BridgeOps, DockerOps, SshOps
 from .state import STATE_FILE, ClabState
 
 LONG_COMMAND = 1800.0  # seconds a single command may take (image pulls, cluster creation)
@@ -56,9 +58,9 @@ class ClabContext:
     topo: m.Topology  # already renamed for the lab (names.lab_topology)
     out_dir: Path
     runner: Runner
-    docker: object  # hostseams.Docker or seams.DryRunDocker
-    ssh: object  # seams.VyosSsh or seams.DryRunSsh
-    bridges: object  # seams.BridgeOps
+    docker: DockerOps  # hostseams.Docker or seams.DryRunDocker
+    ssh: SshOps  # seams.VyosSsh or seams.DryRunSsh
+    bridges: BridgeOps
     dry_run: bool = False
     port_scope: str = ""
     deadline: float = 600.0
@@ -127,13 +129,10 @@ class ClabContext:
 
     def poll(self, what: str, probe: Callable[[], bool]) -> None:
         """Probe until it says yes or the deadline passes (a dry run shows the probe once)."""
-        end = self.clock() + self.deadline
-        while True:
-            if probe() or self.dry_run:
-                return
-            if self.clock() >= end:
-                raise LabError(f"{what}: not ready after {self.deadline:g}s")
-            self.sleep(self.interval)
+        ok, _ = Deadline.after(self.deadline, self.clock).poll(lambda: probe() or self.dry_run, bool,
+                                                               self.interval, self.sleep)
+        if not ok:
+            raise LabError(f"{what}: not ready after {self.deadline:g}s")
 
     def warn(self, text: str) -> None:
         if self.dry_run:

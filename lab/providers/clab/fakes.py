@@ -106,7 +106,7 @@ class FakeSshClient:
     """What the SSH factory returns (paramiko.SSHClient's connect / exec_command / close)."""
 
     def __init__(self, log: "SshLog"):
-        self.log, self.address = log, None
+        self.log, self.address = log, ""  # the address connect() was given
 
     def connect(self, hostname, port=22, username=None, password=None, timeout=None, allow_agent=True,
                 look_for_keys=True):

@@ -22,6 +22,26 @@ from ...exec import Result
 from ...hostseams import CLAB_MGMT_NETWORK, Docker, as_text, docker_endpoint, docker_from_env  # noqa: F401
 from ...runner import Runner
 
+# -- what the provider's context holds (real seam or dry-run stand-in) ---------------------------
+
+class DockerOps(Protocol):  # hostseams.Docker, DryRunDocker
+    def exec(self, container: str, argv: Sequence[str], *, timeout: float = 10.0) -> Result: ...
+
+    def address(self, container: str, network: str = CLAB_MGMT_NETWORK) -> str: ...
+
+    def image_present(self, image: str) -> bool: ...
+
+    def ping(self) -> str | None: ...
+
+
+class SshOps(Protocol):  # VyosSsh, DryRunSsh
+    def run(self, container: str, command: str, *, timeout: float = 20.0) -> Result: ...
+
+    def probe(self, container: str, command: str, marker: str) -> bool: ...
+
+    def close(self, container: str | None = None) -> None: ...
+
+
 # -- host bridges -------------------------------------------------------------------------------
 
 class BridgeOps(Protocol):

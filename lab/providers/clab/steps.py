@@ -14,6 +14,7 @@ Every state change is recorded in the state file before it is made (state.py).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -273,7 +274,7 @@ class UpSteps:
                          f"to {neighbors} Established (show ip bgp summary)")
             try:
                 ctx.poll(f"VyOS {router.name} ({container}) interfaces and eBGP",
-                         lambda r=router, c=container: self._router_ready(r, c, last))
+                         functools.partial(self._router_ready, router, container, last))
             except LabError as exc:
                 raise LabError(f"{exc}; still missing: {', '.join(last.get(router.name, ['?']))}") from None
         for node in ctx.topo.cluster.nodes:

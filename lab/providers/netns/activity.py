@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, TextIO
 
 from ... import traffic
 from ...errors import LabError
-from ...exec import Result
+from ...exec import NetnsAccess, Result
 from . import journal, procs
 from .state import LabState
 from ..waits import wait_for_line as _wait_for_line, wait_until_quiet as _wait_until_quiet
@@ -26,7 +26,7 @@ CAPTURE_LIMIT = 300.0  # seconds a tcpdump may run at most, whatever happens to 
 class Journaled:
     """A background process that is in the lab journal until it is stopped."""
 
-    def __init__(self, spawned, lab, entry_id: str):
+    def __init__(self, spawned, lab, entry_id: str | None):
         self.spawned, self.lab, self.entry_id = spawned, lab, entry_id
 
     def alive(self) -> bool:
@@ -42,6 +42,11 @@ class LabActivity:
     """Mixin of NetnsProvider: needs `state_path`, `lab_name`, `access()`."""
 
     command: str = ""  # the command running on the lab (journal entries name it)
+    if TYPE_CHECKING:  # what the mixin needs from NetnsProvider
+        state_path: Path
+        lab_name: str
+
+        def access(self) -> NetnsAccess: ...
 
     # -- journal ---------------------------------------------------------------------------
 

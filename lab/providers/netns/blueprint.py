@@ -27,6 +27,7 @@ from typing import Mapping
 import yaml
 
 from ... import model as m
+from ...names import LEGACY_NS_PREFIX, namespace_prefix  # the namespace scheme (lab/names.py)
 from ...calico.bird import BgpTimers, render_bird
 from ...calico.ipam import IpamPlan
 from ...calico.ipam_state import IpamState, initial_state, to_plan
@@ -155,13 +156,12 @@ class Blueprint:
 # Lab names are [a-z0-9-] (names.lab_name_problem) and so are object names: a '.' can appear
 # in neither, so `fl-<lab>.` is a prefix no other lab's namespace can start with. The old
 # `fl-<lab>-` let lab `x` own `fl-x-br-leaf0`, a namespace of lab `x-br`.
-NS_SEPARATOR = "."
-LEGACY_PREFIX = "fl-{lab}-"  # labs built before the separator: found again from their state file
+LEGACY_PREFIX = LEGACY_NS_PREFIX  # the scheme lives in lab/names.py with the other name schemes
 
 
 def lab_prefix(lab: str) -> str:
-    """Prefix of every namespace of a lab: two labs never share a name."""
-    return f"fl-{lab}{NS_SEPARATOR}"
+    """Prefix of every namespace of a lab: two labs never share a name (lab/names.py)."""
+    return namespace_prefix(lab)
 
 
 def pod_name(node: str, index: int) -> str:
@@ -280,14 +280,14 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         if link.to_bridge:
             r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
             rack = topo.rack_of_bridge(b_end.node)
-            port = port_name(r_end.node, r_end.iface)
+            port = port_name(r_end.node, r_end.port)
             rns = prefix + r_end.node
-            veths.append(Veth(rns, r_end.iface, bridge_ns[rack.name], port, mac_a=lab_mac(prefix, rns, r_end.iface)))
+            veths.append(Veth(rns, r_end.port, bridge_ns[rack.name], port, mac_a=lab_mac(prefix, rns, r_end.port)))
             rack_ports[rack.name].append(port)
         else:
             a_ns, b_ns = prefix + link.a.node, prefix + link.b.node
-            veths.append(Veth(a_ns, link.a.iface, b_ns, link.b.iface, mac_a=lab_mac(prefix, a_ns, link.a.iface),
-                              mac_b=lab_mac(prefix, b_ns, link.b.iface)))
+            veths.append(Veth(a_ns, link.a.port, b_ns, link.b.port, mac_a=lab_mac(prefix, a_ns, link.a.port),
+                              mac_b=lab_mac(prefix, b_ns, link.b.port)))
 
     def attach(target: str, rack: m.Rack, ip: IPv4Interface) -> str:
         tns = ns(target, NODE if target in node_names else HOST)

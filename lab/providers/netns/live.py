@@ -106,9 +106,9 @@ def check_netns_limits(lab, before: Snapshot, after: Snapshot) -> None:
 def _node_name(lab, node: str) -> str:
     """A node by its lab name (worker2) or its Kubernetes/Calico name; returns the Calico name."""
     cluster = lab.topo.cluster
-    for n in cluster.nodes:
-        if node in (n.name, cluster.k8s_name(n)):
-            return cluster.k8s_name(n)
+    found = cluster.names().find(node)
+    if found is not None:
+        return found
     raise LabError(f"unknown node '{node}' (nodes: {', '.join(n.name for n in cluster.nodes)})")
 
 
@@ -129,7 +129,7 @@ def pods(lab, *, recreate_pods: bool = False, node: str | None = None, all_pods:
             changes.append(f"recreated pod {pod.name}: {pod.ip} -> {_ip(state, pod.name)}")
     elif add:
         k8s = _node_name(lab, add)
-        short = next(n.name for n in lab.topo.cluster.nodes if lab.topo.cluster.k8s_name(n) == k8s)
+        short = lab.topo.cluster.names().short(k8s)
         used = {p.name for p in state.pods}
         index = next(i for i in range(10_000) if pod_name(short, i) not in used)
         state = allocate(state, rs, k8s, pod_name(short, index))
@@ -158,8 +158,8 @@ def _ip(state, pod: str) -> str:
 
 def pods_table(lab, state) -> str:
     pools = {b.cidr: b.pool for b in state.blocks}
-    short = {lab.topo.cluster.k8s_name(n): n.name for n in lab.topo.cluster.nodes}
+    names = lab.topo.cluster.names()
     rows = [("NAME", "NODE", "IP", "BLOCK", "POOL")]
-    rows += [(p.name, short.get(p.node, p.node), p.ip, p.block, pools.get(p.block, "(released)"))
+    rows += [(p.name, names.short(p.node), p.ip, p.block, pools.get(p.block, "(released)"))
              for p in state.pods]
     return tabulate(rows)

@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ...deadline import Deadline
 from ...errors import EnvironmentProblem, LabError
 from ...exec import proc_starttime
 from ...names import check_lab_name
+from ...paths import run_root as resolve_run_root
 
-RUN_ROOT = Path("/run/fabriclab")
 LOCK_DIR = ".locks"
 DEFAULT_WAIT = 3.0  # seconds a second command waits before it says who holds the lab
 _POLL = 0.05
@@ -49,11 +50,11 @@ class LabBusy(LabError):
                          f"Run this again when it has finished (or stop it: kill {self.holder.get('pid', 'PID')})")
 
 
-def lock_path(lab_name: str, run_root: Path | str = RUN_ROOT) -> Path:
-    return Path(run_root) / LOCK_DIR / f"{check_lab_name(lab_name)}.lock"
+def lock_path(lab_name: str, run_root: Path | str | None = None) -> Path:
+    return resolve_run_root(run_root) / LOCK_DIR / f"{check_lab_name(lab_name)}.lock"
 
 
-def holder(lab_name: str, run_root: Path | str = RUN_ROOT) -> dict | None:
+def holder(lab_name: str, run_root: Path | str | None = None) -> dict | None:
     """Who holds (or last held) the lab's lock: {"command", "pid", "starttime", "since"}, or None."""
     try:
         text = lock_path(lab_name, run_root).read_text()
@@ -63,7 +64,7 @@ def holder(lab_name: str, run_root: Path | str = RUN_ROOT) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def is_locked(lab_name: str, run_root: Path | str = RUN_ROOT) -> bool:
+def is_locked(lab_name: str, run_root: Path | str | None = None) -> bool:
     """True if some process (this one included) holds the lab's lock now."""
     path = lock_path(lab_name, run_root)
     if str(path) in _held:
@@ -92,7 +93,7 @@ def _open(path: Path) -> int:
 
 @contextlib.contextmanager
 def lab_lock(lab_name: str, command: str, wait: float = DEFAULT_WAIT,
-             run_root: Path | str = RUN_ROOT) -> Iterator[None]:
+             run_root: Path | str | None = None) -> Iterator[None]:
     """Hold the lab's lock for the body; wait up to `wait` seconds for it, then LabBusy.
 
     `command` is what a waiting command shows, e.g. "lab.test" or "lab.calicoctl apply".
@@ -108,13 +109,13 @@ def lab_lock(lab_name: str, command: str, wait: float = DEFAULT_WAIT,
         return
     fd = _open(path)
     try:
-        end = time.monotonic() + wait
+        end = Deadline.after(wait)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= end:
+                if end.expired():
                     raise LabBusy(lab_name, holder(lab_name, run_root), wait) from None
                 time.sleep(_POLL)  # flock has no timeout of its own; this wait is bounded by `wait`
         info = {"command": command, "pid": os.getpid(), "starttime": proc_starttime(os.getpid()), "since": time.time()}
@@ -127,3 +128,11 @@ def lab_lock(lab_name: str, command: str, wait: float = DEFAULT_WAIT,
             del _held[key]
     finally:
         os.close(fd)  # releases the lock
+
+
+def __getattr__(name: str) -> Path:
+    # `RUN_ROOT` for code written before lab/paths.py (resolved when it is imported, not
+    # fixed when this module loads); new code calls lab.paths.run_root().
+    if name == "RUN_ROOT":
+        return resolve_run_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

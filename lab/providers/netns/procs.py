@@ -79,7 +79,7 @@ class Proc:
     """A process the lab started; its state-file record has the same fields."""
 
     pid: int
-    starttime: int
+    starttime: int | None  # None: /proc/PID/stat was unreadable (then no stop may signal the PID)
     netns: str
     argv: tuple[str, ...]
     role: str

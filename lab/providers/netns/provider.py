@@ -27,6 +27,7 @@ from ...contract import LabProvider, PodInfo
 from ...errors import DaemonError, LabError
 from ...exec import NetnsAccess
 from ...loader import load_topology
+from ...paths import run_root as resolve_run_root
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
@@ -35,22 +36,26 @@ from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
+# RUN_ROOT (below) only for callers that import it from here; this module resolves lab.paths.run_root().
 from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
 from .neighbours import host_table_problem
 from .netlink import host_neighbour_table
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
-CONVERGE_DEADLINE = 30.0
+# Sessions active at both ends (Calico's Node_, a reflector host's) collide at start and retry in
+# step (BIRD 1.x: whole-second timers on the one host clock, error wait 5 s doubling to 30 s):
+# 30 s was met twice in 18 scenario runs; 120 s covers about five retries.
+CONVERGE_DEADLINE = 120.0
 
 
 class NetnsProvider(LabActivity, Provider):
     name = "netns"
 
-    def __init__(self, topo: m.Topology, lab_name: str | None = None, out_dir=None, run_root: Path = RUN_ROOT):
+    def __init__(self, topo: m.Topology, lab_name: str | None = None, out_dir=None, run_root: Path | None = None):
         super().__init__(topo, lab_name, out_dir)
         check_lab_name(self.lab_name)
-        self.run_dir = Path(run_root) / self.lab_name
+        self.run_dir = resolve_run_root(run_root) / self.lab_name
         self.state_path = self.run_dir / "state.json"
         self._blueprint: Blueprint | None = None
         self._bp_revision = -1
@@ -59,9 +64,9 @@ class NetnsProvider(LabActivity, Provider):
     # -- lab identity --------------------------------------------------------------------
 
     @classmethod
-    def attach(cls, lab_name: str, run_root: Path = RUN_ROOT, out_dir=None) -> "NetnsProvider":
+    def attach(cls, lab_name: str, run_root: Path | None = None, out_dir=None) -> "NetnsProvider":
         """The provider of a lab that was built before, with the topology it was built from."""
-        saved = Path(run_root) / lab_name / "topology.yaml"
+        saved = resolve_run_root(run_root) / lab_name / "topology.yaml"
         if not saved.is_file():
             raise LabError(f"no netns lab named '{lab_name}' is up (nothing in {saved.parent})")
         # Its Calico resources are in its datastore: the saved copy's `calico.resources` files
@@ -69,8 +74,8 @@ class NetnsProvider(LabActivity, Provider):
         return cls(load_topology(saved, lenient_resources=True), lab_name, out_dir, run_root)
 
     @staticmethod
-    def exists(lab_name: str, run_root: Path = RUN_ROOT) -> bool:
-        return (Path(run_root) / lab_name / "state.json").is_file()
+    def exists(lab_name: str, run_root: Path | None = None) -> bool:
+        return (resolve_run_root(run_root) / lab_name / "state.json").is_file()
 
     def is_up(self) -> bool:
         return self.state_path.is_file()
@@ -366,9 +371,9 @@ class NetnsProvider(LabActivity, Provider):
         return faults.clear_netem(self, target, iface)
 
 
-def remove_lab(lab_name: str, out: TextIO, run_root: Path = RUN_ROOT) -> None:
+def remove_lab(lab_name: str, out: TextIO, run_root: Path | None = None) -> None:
     """Remove a lab from its state file alone: works whatever `up` got to before it died."""
-    run_dir = Path(run_root) / lab_name
+    run_dir = resolve_run_root(run_root) / lab_name
     state_path = run_dir / "state.json"
     if not state_path.is_file():
         out.write(f"lab {lab_name} is not up (netns): nothing to remove\n")

@@ -241,13 +241,6 @@ def _safe_to_remove(path: Path) -> bool:
 FRR_TMP = Path("/var/tmp/frr")
 
 
-def _comm(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() or None
-    except OSError:
-        return None
-
-
 def _boot_time() -> float:
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith("btime "):
@@ -255,14 +248,18 @@ def _boot_time() -> float:
     return 0.0
 
 
-def _remove_tmpdir(path: str | Path, starttime: int | None) -> None:
+def _remove_tmpdir(path: str | Path, starttime: int | None, we_stopped_it: bool = False) -> None:
     """FRR's per-process /var/tmp/frr/<daemon>.<pid> (log buffers, `crashlog` if it crashed).
 
     Removed only if it is not older than the process (a stale directory of an earlier process
-    with the same PID is not ours) and holds no crash log (evidence, left for the user).
+    with the same PID is not ours) and holds no crash log (evidence, left for the user) —
+    unless our own SIGTERM caused it: zebra signalled during its start aborts on an assertion
+    in zebra_ns_early_shutdown (FRR 8.4), and that crash says nothing about the lab.
     """
     p = Path(path)
-    if starttime is None or not _safe_to_remove(p) or not p.is_dir() or (p / "crashlog").exists():
+    if starttime is None or not _safe_to_remove(p) or not p.is_dir():
+        return
+    if (p / "crashlog").exists() and not we_stopped_it:
         return
     started = _boot_time() + starttime / os.sysconf("SC_CLK_TCK")
     if p.stat().st_ctime + 2 < started:
@@ -294,10 +291,11 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
         if procs.stop(obj["pid"], obj.get("starttime"), deadline):
             gone.add(obj["pid"])
         procs.reap(obj["pid"])  # one that exited on the first SIGTERM and is our child
+        signalled = obj["pid"] in gone
         if procs.pid_alive(obj["pid"], obj.get("starttime")):
             problems.append(f"process {obj['pid']} ({obj.get('role')}) did not stop")
         elif obj.get("tmpdir"):
-            _remove_tmpdir(obj["tmpdir"], obj.get("starttime"))
+            _remove_tmpdir(obj["tmpdir"], obj.get("starttime"), signalled)
 
     stopped = len(gone)
     for obj in objects:
@@ -306,11 +304,15 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
         name = obj["name"]
         # A process started just before a crash was never recorded; it still lives in our namespace.
         for pid in procs.pids_in_netns(name):
-            started, comm = procs.starttime(pid), _comm(pid)
-            if procs.stop(pid, started, deadline):
-                stopped += 1
-                if comm:  # an FRR daemon's /var/tmp/frr/<daemon>.<pid>, if it had one
-                    _remove_tmpdir(f"{FRR_TMP}/{comm}.{pid}", started)
+            started = procs.starttime(pid)
+            signalled = procs.stop(pid, started, deadline)
+            stopped += signalled
+            # Its FRR /var/tmp/frr/<daemon>.<pid>, if it had one. Found by PID, not by its
+            # current name: caught between fork and exec it was not yet called zebra, and
+            # the directory is only removed if it is not older than the process.
+            if started is not None and not procs.pid_alive(pid, started):
+                for tmpdir in FRR_TMP.glob(f"*.{pid}") if FRR_TMP.is_dir() else ():
+                    _remove_tmpdir(tmpdir, started, signalled)
         try:
             if netlink.delete_netns(name):
                 netns_removed += 1
