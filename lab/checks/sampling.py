@@ -20,7 +20,7 @@ Pure: pods, racks and session counts in, pairs out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 FULL_LIMIT = 1000
 HUBS_PER_RACK = 2
@@ -30,7 +30,7 @@ HUBS_PER_RACK = 2
 class Pair:
     source: str  # a pod or node name
     source_node: str  # the node the source runs on (itself for a node)
-    dst: object  # a PodInfo: .name, .node, .ip
+    dst: Any  # a PodInfo (or anything with .name, .node, .ip)
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,11 @@ def choose_pairs(pods: Sequence, nodes: Sequence[str], rack_of: Mapping[str, str
     racks = sorted({rack_of[p.node] for p in pods})
     all_rack_pairs = len(racks) * (len(racks) + 1) // 2
     if full or total <= limit:
-        pairs = all_pairs(pods, nodes)
-        return pairs, Coverage(len(pairs), total, False, len(pods), len(nodes), all_rack_pairs, all_rack_pairs)
+        every = all_pairs(pods, nodes)
+        return every, Coverage(len(every), total, False, len(pods), len(nodes), all_rack_pairs, all_rack_pairs)
     hubs = _hub_pods(pods, rack_of, sessions_of)
     pairs: list[Pair] = []
+
     def target(rack: str) -> str:
         # Within a rack, traffic between two nodes goes straight to the owner of a block, which
         # is no session peer behind a fabric (the leaf is): a dynamic neighbour entry per pair.
@@ -110,8 +111,11 @@ def _hub_pods(pods: Sequence, rack_of: Mapping[str, str], sessions_of: Mapping[s
                                                    key=lambda n: (-sessions_of.get(n, 0), n)))}
         ordered = sorted(members, key=lambda p: (rank[p.node], p.name))
         # One pod per hub node in rank order; a rack of one node gets two pods of it.
-        seen: set[str] = set()
-        firsts = [p for p in ordered if not (p.node in seen or seen.add(p.node))]
+        firsts, seen = [], set()
+        for p in ordered:
+            if p.node not in seen:
+                seen.add(p.node)
+                firsts.append(p)
         chosen = firsts[:HUBS_PER_RACK]
         chosen += [p for p in ordered if p not in chosen][:HUBS_PER_RACK - len(chosen)]
         hubs[rack] = chosen

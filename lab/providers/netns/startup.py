@@ -31,7 +31,7 @@ def in_parallel(items: Sequence[T], action: Callable[[T], None], workers: int = 
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(action, item) for item in items]
-        errors = [f.exception() for f in futures if f.exception() is not None]
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
     if errors:
         raise errors[0]
 
