@@ -39,7 +39,7 @@ from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_c
 # RUN_ROOT (below) only for callers that import it from here; this module resolves lab.paths.run_root().
 from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
-from .neighbours import host_table_problem
+from .neighbours import dynamic_session_entries, host_table_problem
 from .netlink import host_neighbour_table
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
@@ -143,9 +143,11 @@ class NetnsProvider(LabActivity, Provider):
                              seed[1] if seed else None)
         # Configs are checked before anything exists: a refused config changes nothing on the host.
         self._check_configs(bp)
-        problem = host_table_problem(len(set(bp.dynamic_neighbours)), *host_neighbour_table())
+        dynamic = dynamic_session_entries(list(bp.dynamic_neighbours))
+        problem = host_table_problem(dynamic, *host_neighbour_table())
         if problem:
             raise LabError(problem)
+        netlink.ensure_descriptors(len(bp.namespaces))
         started = self._started = time.monotonic()
         self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
@@ -156,7 +158,8 @@ class NetnsProvider(LabActivity, Provider):
             Step(f"save topology and Calico resources to {self.run_dir}", lambda: self._save(state, bp)),
             Step(f"create {len(bp.namespaces)} namespaces", lambda: self._namespaces(state, bp)),
             Step(f"wire {len(bp.veths)} veth pairs and {len(bp.bridges)} bridges", lambda: self._links(bp)),
-            Step(f"program {len(bp.neighbours)} permanent neighbour entries", lambda: self._neighbours(bp)),
+            Step(f"program {len(bp.neighbours)} permanent neighbour entries ({dynamic} dynamic ones left for "
+                 "sessions)", lambda: self._neighbours(bp)),
             # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
             Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
             Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
