@@ -31,7 +31,7 @@ from lab.checks import run_checks, select  # noqa: E402
 from lab.checks.base import Context  # noqa: E402
 from lab.commands.gen import FAMILIES, family_text  # noqa: E402
 from lab.loader import load_topology  # noqa: E402
-from lab.providers.netns import netlink  # noqa: E402
+from lab.providers.netns import hostlimits, netlink  # noqa: E402
 from lab.providers.netns.provider import NetnsProvider  # noqa: E402
 from lab.providers.netns.state import LabState  # noqa: E402
 
@@ -78,7 +78,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
         topo = load_topology(path)
         lab = NetnsProvider(topo, name, out_dir=Path(tmp) / "out")
         row: dict = {"family": family, "nodes": nodes, "sessions_planned": None}
-        row["host_neigh_before"] = netlink.host_neighbour_table()[0]
+        row["host_neigh_before"] = hostlimits.host_neighbour_table()[0]
         out = _Tee()
         prefix = lab.ns_prefix()
         try:
@@ -92,7 +92,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
             row.update({k: getattr(lab, "timings", {}).get(k) for k in ("sessions_established", "routes_present")})
             row["sessions_planned"] = sum(len(s) for s in lab.blueprint.sessions.values())
             row["daemons_mb"] = peak_rss_mb(LabState(lab.state_path))
-            row["host_neigh_up"] = netlink.host_neighbour_table()[0]
+            row["host_neigh_up"] = hostlimits.host_neighbour_table()[0]
             row["permanent"] = len(lab.blueprint.neighbours)
             row["dynamic_up"] = dynamic_entries(lab)
             if test:
@@ -101,7 +101,7 @@ def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
                 row["test"] = time.monotonic() - t0
                 row["checks"] = {r.name: (r.status, r.seconds) for r in results}
                 row["failed"] = [f"{r.name}: {r.observed[:160]}" for r in results if not r.ok]
-                row["host_neigh_test"] = netlink.host_neighbour_table()[0]
+                row["host_neigh_test"] = hostlimits.host_neighbour_table()[0]
                 row["dynamic_test"] = dynamic_entries(lab)
         except Exception as exc:  # a size that does not converge is a figure too
             row["converged"] = False

@@ -231,14 +231,14 @@ def test_descriptors_are_raised_to_the_hard_limit_or_refused_with_the_limit(monk
     import pytest
 
     from lab.errors import LabError
-    from lab.providers.netns import netlink
+    from lab.providers.netns import hostlimits
 
     calls = []
     monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 4096))
     monkeypatch.setattr(resource, "setrlimit", lambda which, limits: calls.append(limits))
-    netlink.ensure_descriptors(100)  # 656 needed: nothing to do
+    hostlimits.ensure_descriptors(100)  # 656 needed: nothing to do
     assert calls == []
-    netlink.ensure_descriptors(500)  # 2,256 needed: the soft limit goes up, below the hard one
+    hostlimits.ensure_descriptors(500)  # 2,256 needed: the soft limit goes up, below the hard one
     assert calls == [(2256, 4096)]
     with pytest.raises(LabError, match=r"2005 namespaces and needs about 8276 open files.*limit is 1024 \(hard 4096\).*ulimit -n 8276"):
-        netlink.ensure_descriptors(2005)
+        hostlimits.ensure_descriptors(2005)

@@ -40,7 +40,7 @@ from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_c
 from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT
 from .neighbours import dynamic_session_entries, host_table_problem
-from .netlink import host_neighbour_table
+from .hostlimits import ensure_descriptors, host_neighbour_table
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 # Sessions active at both ends (Calico's Node_, a reflector host's) collide at start and retry in
@@ -147,7 +147,7 @@ class NetnsProvider(LabActivity, Provider):
         problem = host_table_problem(dynamic, *host_neighbour_table())
         if problem:
             raise LabError(problem)
-        netlink.ensure_descriptors(len(bp.namespaces))
+        ensure_descriptors(len(bp.namespaces))
         started = self._started = time.monotonic()
         self.timings: dict[str, float] = {}
         state = LabState(self.state_path)
