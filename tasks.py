@@ -125,13 +125,16 @@ def exec_(c, target, topology=None, provider="netns", name=None):
             "only": "comma-separated checks: bgp-sessions,routes,connectivity,ecmp,failover,service-advertisement",
             "json": "also write the results as JSON to this file",
             "junit": "also write the results as JUnit XML to this file",
-            "report": "also write a self-contained HTML report (picture, checks, figures, status tables) to this file"})
+            "report": "also write a self-contained HTML report (picture, checks, figures, status tables) to this file",
+            "full": "connectivity: ping every pair even in a big lab (default: all pairs up to 1,000, "
+                    "then a sample covering every pod, node and rack pair)"})
 @_user_errors
-def test(c, topology=None, provider="netns", name=None, only=None, json=None, junit=None, report=None):
+def test(c, topology=None, provider="netns", name=None, only=None, json=None, junit=None, report=None, full=False):
     """Run the checks against the running lab; exit 0 only if all pass."""
     from lab.commands import lab as cmd
 
-    return cmd.test(topology, provider, name, only=only, json_path=json, junit_path=junit, report_path=report)
+    return cmd.test(topology, provider, name, only=only, json_path=json, junit_path=junit, report_path=report,
+                    full=full)
 
 
 @task(help={"target": "router, node, pod or host", "iface": "interface inside that target (e.g. eth1)",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence, TextIO
 
+from . import birdctl
 from .errors import LabError
 from .deadline import Deadline
 
@@ -268,11 +269,12 @@ class NetnsAccess:
     def birdc(self, node: str, command: str) -> str:
         if node not in self.birdc_sockets:
             raise LabError(f"'{node}' runs no BIRD (BIRD runs on: {', '.join(self.birdc_sockets)})")
-        # The control socket is a file on this host: birdc needs no namespace.
-        result = run_argv(["birdc", "-s", str(self.birdc_sockets[node]), *command.split()], timeout=10)
-        if result.rc != 0:
-            raise LabError(f"BIRD on {node} does not answer: {(result.stderr or result.stdout).strip()[:300]}")
-        return result.stdout
+        # The control socket is a file on this host: no namespace, and no birdc process either
+        # (lab/birdctl.py speaks its protocol and prints what birdc would).
+        try:
+            return birdctl.command(self.birdc_sockets[node], " ".join(command.split()), timeout=10)
+        except birdctl.BirdCtlError as exc:
+            raise LabError(f"BIRD on {node} does not answer: {str(exc)[:300]}") from None
 
     def vtysh(self, router: str, command: str) -> str:
         if router not in self.vty_dirs:

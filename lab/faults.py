@@ -154,6 +154,10 @@ def link(lab, target: str, iface: str, up: bool) -> str:
                               replace=True)
         if plan.sysctls:
             netlink.set_sysctls(ns, dict(plan.sysctls))
+        # Setting a link down flushes its neighbour entries, permanent ones too: put the lab's back.
+        for n in getattr(lab.blueprint, "neighbours", ()):
+            if n.ns == ns and n.ifname == iface:
+                netlink.add_neighbour(ns, iface, n.ip, n.mac)
     finally:
         netlink.close_all()
     restored = [f"{r.dst}" + (f" via {r.gateway}" if r.gateway else "") + (f" dev {r.dev}" if r.dev else "")

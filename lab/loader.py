@@ -476,6 +476,7 @@ class _Builder:
         rr_doc = f.opt("route_reflectors", dict, None)
         resources_doc = f.opt("resources", list, [])
         lab_timers = f.opt("lab_timers", bool, False)
+        passive_reflectors = f.opt("lab_passive_reflectors", bool, False)
         f.done()
 
         pools = []
@@ -538,7 +539,7 @@ class _Builder:
         # Plain dicts/lists: the located YAML types cannot be dumped back to YAML for Calico.
         plain_conf = json.loads(json.dumps(bgp_conf))
         return m.CalicoSettings(version, manifest_url, manifest_sha256, peering, m.frozen_map(plain_conf),
-                                tuple(pools), rr, tuple(resources), lab_timers)
+                                tuple(pools), rr, tuple(resources), lab_timers, passive_reflectors)
 
     def check_rack_reflectors(self, f: Fields, cluster: m.Cluster, racks, rr: m.RouteReflectors) -> None:
         """rack-reflectors: every rack with nodes has a leaf and a reflector node of its own."""

@@ -198,6 +198,10 @@ class CalicoSettings:
     # Lab choice, off by default: give every calico-node BIRD `hold time`/`keepalive time` from
     # fabric.timers (calico-node writes none; Calico has no knob for the mesh). README "Fidelity to Calico".
     lab_timers: bool = False
+    # Lab choice, off by default (lab.gen turns it on for reflector families): on the netns
+    # provider a route reflector's sessions to its clients are `passive on`, so only the client
+    # connects and no connection collision costs BIRD's error wait (5..30 s). README "Scale".
+    lab_passive_reflectors: bool = False
 
 
 @dataclass(frozen=True)

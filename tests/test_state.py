@@ -130,6 +130,36 @@ def test_frr_tmpdir_removed_only_if_not_older_than_its_process(tmp_path):
     assert not young.exists() and stale.exists() and crashed.exists()
 
 
+def test_a_batch_is_one_durable_write_in_order_and_refuses_a_record_without_kind(tmp_path, monkeypatch):
+    path = tmp_path / "state.json"
+    state = LabState(path)
+    writes = []
+    real = state._write
+    monkeypatch.setattr(state, "_write", lambda: (writes.append(1), real()))
+    state.record_netns_many(f"flprim-x-n{i}" for i in range(300))
+    assert len(writes) == 1
+    assert LabState(path).namespaces() == [f"flprim-x-n{i}" for i in range(300)]
+    with pytest.raises(ValueError):
+        state.record_many([{"kind": "file", "path": "/tmp/a/b"}, {"path": "no kind"}])
+    assert len(LabState(path).objects) == 300  # nothing of the refused batch was written
+    state.record_many([])
+    assert len(writes) == 1  # an empty batch writes nothing
+
+
+def test_a_process_batch_is_written_on_leaving_its_block_even_after_an_error(tmp_path):
+    path = tmp_path / "state.json"
+    state = LabState(path)
+    with pytest.raises(RuntimeError):
+        with state_mod.ProcessBatch(state) as batch:
+            batch.record_process(11, 22, "flprim-x-a", ["/bin/a"], "bird:a", log="/tmp/a")
+            batch.record_process(12, 23, "flprim-x-b", ["/bin/b"], "bird:b", log="/tmp/b")
+            assert LabState(path).processes() == []  # not yet durable: teardown finds them by netns
+            raise RuntimeError("the builder failed half-way")
+    assert [(p["pid"], p["role"]) for p in LabState(path).processes()] == [(11, "bird:a"), (12, "bird:b")]
+    assert LabState(path).processes()[0] == {"kind": "process", "pid": 11, "starttime": 22, "netns": "flprim-x-a",
+                                             "argv": ["/bin/a"], "role": "bird:a", "log": "/tmp/a"}
+
+
 def test_a_crash_log_our_own_sigterm_caused_is_removed(tmp_path):
     # zebra signalled while it starts aborts on an assertion (FRR 8.4); a crash before we
     # signalled it stays as evidence (test above).

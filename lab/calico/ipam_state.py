@@ -25,9 +25,11 @@ The block's first address is never handed out (a lab convention kept from ipam.p
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from ipaddress import ip_network
+from functools import lru_cache
+from bisect import bisect_left, insort
+from ipaddress import IPv4Network, ip_network
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from ..errors import LabError
 from .ipam import Block, IpamPlan
@@ -88,6 +90,55 @@ def _allocates_to(pool: IPPool | None, labels: Mapping[str, str]) -> bool:
     return pool is not None and not pool.disabled and parse_selector(pool.node_selector).matches(labels)
 
 
+@lru_cache(maxsize=65536)
+def _network(cidr: str) -> IPv4Network:
+    # Parsed once per block: every allocation looks at every block (ipaddress parsing is ~10 µs).
+    return IPv4Network(cidr)
+
+
+class _Taken:
+    """The blocks in use, for "the lowest free block of a pool" in O(log n) per candidate
+    (testing each candidate against every block made a 1,000-node lab's IPAM cubic).
+
+    Blocks are aligned power-of-two ranges, so two of them overlap only if one contains the
+    other: a candidate is taken if a block of some prefix length <= its own contains it (a
+    set lookup per length in use) or a block starts inside it (bisect on the sorted starts).
+    """
+
+    def __init__(self, blocks: Iterable[BlockAlloc]):
+        nets = [_network(b.cidr) for b in blocks]
+        self.by_length: dict[int, set[int]] = {}
+        for net in nets:
+            self.by_length.setdefault(net.prefixlen, set()).add(int(net.network_address))
+        self.starts = sorted(int(net.network_address) for net in nets)
+        # Per (pool, block size): where the last search found a free block. Blocks are only
+        # ever added to a _Taken, so nothing below it becomes free again: a search resumes there.
+        self.resume: dict[tuple[str, int], int] = {}
+
+    def add(self, net: IPv4Network) -> None:
+        self.by_length.setdefault(net.prefixlen, set()).add(int(net.network_address))
+        insort(self.starts, int(net.network_address))
+
+    def overlaps(self, start: int, prefixlen: int) -> bool:
+        for length, starts in self.by_length.items():
+            if length <= prefixlen and (start >> (32 - length)) << (32 - length) in starts:
+                return True
+        i = bisect_left(self.starts, start)
+        return i < len(self.starts) and self.starts[i] < start + (1 << (32 - prefixlen))
+
+    def free_blocks(self, pool_cidr: str, block_size: int) -> Iterator[IPv4Network]:
+        pool = ip_network(pool_cidr)
+        if block_size < pool.prefixlen:
+            return
+        step = 1 << (32 - block_size)
+        first = int(pool.network_address)
+        key = (pool_cidr, block_size)
+        for start in range(self.resume.get(key, first), first + pool.num_addresses, step):
+            if not self.overlaps(start, block_size):
+                self.resume[key] = start
+                yield IPv4Network((start, block_size))
+
+
 def _first_free(block: str, used: set[str]) -> str | None:
     net = ip_network(block)
     first = net.network_address
@@ -98,8 +149,11 @@ def _first_free(block: str, used: set[str]) -> str | None:
     return None
 
 
-def allocate(state: IpamState, rs: ResourceSet, node: str, pod: str) -> IpamState:
-    """Give `pod` on `node` an address, claiming a block if the node has no room."""
+def allocate(state: IpamState, rs: ResourceSet, node: str, pod: str, taken: "_Taken | None" = None) -> IpamState:
+    """Give `pod` on `node` an address, claiming a block if the node has no room.
+
+    `taken`: the blocks of `state` as a `_Taken`, kept by a caller that allocates many pods in
+    a row (`initial_state`); a claimed block is added to it."""
     existing = state.pod(pod)
     if existing is not None:
         raise LabError(f"pod {pod} already has an address ({existing.ip})")
@@ -111,17 +165,16 @@ def allocate(state: IpamState, rs: ResourceSet, node: str, pod: str) -> IpamStat
             ip = _first_free(block.cidr, used)
             if ip is not None:
                 return replace(state, pods=state.pods + (PodAlloc(pod, node, ip, block.cidr),))
-    taken = [ip_network(b.cidr) for b in state.blocks]
+    taken = taken if taken is not None else _Taken(state.blocks)
     for pool in rs.ip_pools:
         if not _allocates_to(pool, labels):
             continue
-        for candidate in ip_network(pool.cidr).subnets(new_prefix=pool.block_size):
-            if any(candidate.overlaps(t) for t in taken):
-                continue
+        for candidate in taken.free_blocks(pool.cidr, pool.block_size):
             cidr = str(candidate)
             ip = _first_free(cidr, used)
             if ip is None:
                 continue
+            taken.add(candidate)
             return replace(state, blocks=state.blocks + (BlockAlloc(cidr, pool.name, node),),
                            pods=state.pods + (PodAlloc(pod, node, ip, cidr),))
     enabled = [p.name for p in rs.ip_pools if _allocates_to(p, labels)]
@@ -180,8 +233,9 @@ def reconcile_pools(state: IpamState, rs: ResourceSet) -> IpamState:
 def initial_state(rs: ResourceSet, pods: Iterable[tuple[str, str]]) -> IpamState:
     """Addresses for the lab's first pods, (pod name, Calico node name) in order."""
     state = IpamState()
+    taken = _Taken(())
     for pod, node in pods:
-        state = allocate(state, rs, node, pod)
+        state = allocate(state, rs, node, pod, taken)
     return state
 
 

@@ -45,6 +45,7 @@ class Context:
     lab: LabUnderTest
     deadline: float = 15.0  # seconds each check may wait for the lab to get where it expects
     interval: float = 0.1
+    full: bool = False  # checks that sample a big lab (connectivity) cover every pair instead
 
     @property
     def topo(self) -> m.Topology:

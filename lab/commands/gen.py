@@ -22,6 +22,8 @@ from ..names import lab_name_problem
 
 FAMILIES = ("rr", "mesh", "rackleaf", "rr-rack")
 PER_RACK = 25
+# The lab choice for reflector families (model.CalicoSettings.lab_passive_reflectors).
+PASSIVE = "  lab_passive_reflectors: true  # lab choice: a reflector waits for its clients (README Scale)"
 MAX_SEGMENT = 1023 - 1  # a bridge's ports (see loader.MAX_BRIDGE_PORTS), one kept for a gateway
 
 
@@ -59,7 +61,7 @@ def family_text(family: str, nodes: int, name: str | None = None, per_rack: int 
                 f"  rack0: {{bridge: br-rack0, subnet: 10.8.0.0/{prefix}, nodes: {nodes}}}", "",
                 "cluster:", f"  pod_subnet: {_pods(nodes)}", ""]
         if family == "rr":
-            body += ["calico:", "  peering: route-reflectors", "  route_reflectors:",
+            body += ["calico:", "  peering: route-reflectors", PASSIVE, "  route_reflectors:",
                      "    nodes: [control-plane, worker]", "    cluster_id: 224.0.0.1"]
         else:
             body += ["calico:", "  peering: mesh"]
@@ -82,7 +84,7 @@ def family_text(family: str, nodes: int, name: str | None = None, per_rack: int 
     if family == "rackleaf":
         body += ["calico:", "  peering: rack-leaf"]
     else:
-        body += ["calico:", "  peering: rack-reflectors", "  route_reflectors: {per_rack: 1}"]
+        body += ["calico:", "  peering: rack-reflectors", PASSIVE, "  route_reflectors: {per_rack: 1}"]
     return "\n".join(head + body) + "\n"
 
 

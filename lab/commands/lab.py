@@ -285,7 +285,7 @@ def _targets(lab: Provider) -> list[str]:
 
 def test(topology: str | None, provider: str, name: str | None, only: str | None = None,
          json_path: str | None = None, junit_path: str | None = None, out: TextIO = sys.stdout,
-         report_path: str | None = None) -> int:
+         report_path: str | None = None, full: bool = False) -> int:
     from ..checks import run_checks, select
     from ..checks.base import Context
     from ..checks.report import line, text_report, write_json, write_junit
@@ -299,7 +299,7 @@ def test(topology: str | None, provider: str, name: str | None, only: str | None
         started = time.monotonic()
         out.write(f"lab.test on {lab.lab_name} ({provider}): {', '.join(names)}\n")
         out.flush()
-        results = run_checks(Context(lab), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
+        results = run_checks(Context(lab, full=full), names, on_result=lambda r: (out.write(line(r) + "\n"), out.flush()))
         seconds = time.monotonic() - started
     out.write(text_report(results, lab.lab_name, seconds) + "\n")
     if json_path:

@@ -18,7 +18,7 @@ Layout (one namespace per lab object; nothing is created in the host namespace):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from ipaddress import IPv4Interface
 from types import MappingProxyType
@@ -40,6 +40,7 @@ from ...fabric import PlanIndex
 from ...render.frr import render_frr
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
+from .neighbours import Neighbour, config_peers, lab_mac, plan_neighbours
 
 ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
 POD_GATEWAY = "169.254.1.1"  # Calico's fixed link-local next hop for pods
@@ -66,6 +67,7 @@ class Veth:
     ns_b: str
     if_b: str
     mac_a: str | None = None  # fixed MAC of the ns_a end (Felix's ee:ee:ee:ee:ee:ee on cali*)
+    mac_b: str | None = None  # fixed MAC of the ns_b end (neighbours.lab_mac; None on bridge ports)
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,10 @@ class Blueprint:
     sessions: Mapping[str, tuple[Session, ...]]  # Calico peering plan, by k8s node name
     ipam: IpamPlan = field(repr=False, default_factory=lambda: IpamPlan(MappingProxyType({})))
     ipam_state: IpamState = field(repr=False, default_factory=IpamState)
+    # Permanent ARP entries (neighbours.py): set before the daemons start.
+    neighbours: tuple[Neighbour, ...] = ()
+    # (namespace, address) pairs a daemon talks to that stay dynamic (no lab interface owns them).
+    dynamic_neighbours: tuple[tuple[str, str], ...] = ()
 
     def netns_of(self, target: str) -> str:
         for ns in self.namespaces:
@@ -158,10 +164,23 @@ def lab_prefix(lab: str) -> str:
     return namespace_prefix(lab)
 
 
+_RENDERED: dict[int, tuple[m.Topology, str]] = {}
+
+
+def _render_once(topo: m.Topology) -> str:
+    """render_calico of this topology object, once (up needs it for the plan and for the
+    datastore's seed; YAML emitting took seconds per call at 1,000 nodes)."""
+    cached = _RENDERED.get(id(topo))
+    if cached is None or cached[0] is not topo:
+        _RENDERED.clear()  # one topology at a time: no growth in a long-lived process
+        cached = _RENDERED[id(topo)] = (topo, render_calico(topo))
+    return cached[1]
+
+
 def calico_resources(topo: m.Topology) -> tuple[ResourceSet, str]:
     """The topology's Calico resources, exactly as rendered for users, plus its extra files
     (applied after them, as `calicoctl apply` would): the seed of a lab's datastore."""
-    text = render_calico(topo)
+    text = _render_once(topo)
     version = parse_version(topo.calico.version)
     rs = parse_resources(text, f"{topo.name}/calico/resources.yaml", version=version)
     if topo.calico.resources:
@@ -179,9 +198,11 @@ def seed_documents(topo: m.Topology) -> list[dict]:
     `calico.resources` file in order (same kind and name: the later one wins, as with
     `calicoctl apply`). `calico_resources` has validated all of them strictly."""
     docs: dict[tuple[str, str], dict] = {}
-    texts = [render_calico(topo)] + [Path(p).read_text() for p in topo.calico.resources]
+    texts = [_render_once(topo)] + [Path(p).read_text() for p in topo.calico.resources]
     for text in texts:
-        for data in yaml.safe_load_all(text):
+        # Already validated strictly by calico_resources: libyaml's loader where there is one
+        # (PyYAML's pure-Python one took ~5 s for a 1,000-node lab's resources).
+        for data in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if not data:
                 continue
             items = data.get("items") if str(data.get("kind", "")).endswith("List") else None
@@ -212,6 +233,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         ipam_state = initial_state(rs, initial_pods(topo))
     version = parse_version(topo.calico.version)
     sessions = plan_peering(rs, version)
+    if topo.calico.lab_passive_reflectors:
+        sessions = passive_reflectors(sessions)
     # The fabric side (a leaf's rack neighbours, a reflector host's clients) follows this plan.
     plan_index = PlanIndex.build(rs, sessions)
     ipam = to_plan(ipam_state, rs)
@@ -231,6 +254,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
     frr: list[FrrDaemon] = []
     bird: list[BirdDaemon] = []
     pods: list[Pod] = []
+    pod_neighbours: list[Neighbour] = []
 
     def ns(target: str, kind: str) -> str:
         name = prefix + target
@@ -253,15 +277,18 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             r_end, b_end = (link.a, link.b) if link.b.is_bridge else (link.b, link.a)
             rack = topo.rack_of_bridge(b_end.node)
             port = port_name(r_end.node, r_end.port)
-            veths.append(Veth(prefix + r_end.node, r_end.port, bridge_ns[rack.name], port))
+            rns = prefix + r_end.node
+            veths.append(Veth(rns, r_end.port, bridge_ns[rack.name], port, mac_a=lab_mac(prefix, rns, r_end.port)))
             rack_ports[rack.name].append(port)
         else:
-            veths.append(Veth(prefix + link.a.node, link.a.port, prefix + link.b.node, link.b.port))
+            a_ns, b_ns = prefix + link.a.node, prefix + link.b.node
+            veths.append(Veth(a_ns, link.a.port, b_ns, link.b.port, mac_a=lab_mac(prefix, a_ns, link.a.port),
+                              mac_b=lab_mac(prefix, b_ns, link.b.port)))
 
     def attach(target: str, rack: m.Rack, ip: IPv4Interface) -> str:
         tns = ns(target, NODE if target in node_names else HOST)
         port = port_name(target)
-        veths.append(Veth(tns, UPLINK, bridge_ns[rack.name], port))
+        veths.append(Veth(tns, UPLINK, bridge_ns[rack.name], port, mac_a=lab_mac(prefix, tns, UPLINK)))
         rack_ports[rack.name].append(port)
         addresses.append(Address(tns, UPLINK, str(ip)))
         if rack.gateway is not None:
@@ -284,7 +311,10 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
             cali = cali_iface(POD_NAMESPACE, name)
             pns = ns(name, POD)
             pods.append(Pod(name, node.name, ip, cali))
-            veths.append(Veth(nns, cali, pns, UPLINK, mac_a=CALI_MAC))
+            pod_mac = lab_mac(prefix, pns, UPLINK)
+            veths.append(Veth(nns, cali, pns, UPLINK, mac_a=CALI_MAC, mac_b=pod_mac))
+            # Felix's permanent entry for a local pod, and the pod's for its gateway (neighbours.py).
+            pod_neighbours += [Neighbour(nns, cali, ip, pod_mac), Neighbour(pns, UPLINK, POD_GATEWAY, CALI_MAC)]
             addresses.append(Address(pns, UPLINK, f"{ip}/32"))
             routes.append(Route(pns, f"{POD_GATEWAY}/32", dev=UPLINK, scope_link=True))
             routes.append(Route(pns, "default", gateway=POD_GATEWAY, dev=UPLINK))
@@ -301,6 +331,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
 
     for rack in topo.racks:
         bridges.append(Bridge(bridge_ns[rack.name], rack.bridge, tuple(rack_ports[rack.name])))
+    neighbours, dynamic = _session_neighbours(veths, addresses, routes, frr, bird)
 
     return Blueprint(
         lab=lab, prefix=prefix, namespaces=tuple(namespaces), veths=tuple(veths), bridges=tuple(bridges),
@@ -308,7 +339,34 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         sysctls=MappingProxyType({k: MappingProxyType(v) for k, v in sysctls.items()}),
         frr=tuple(frr), bird=tuple(bird), pods=tuple(pods), resources_yaml=resources_yaml,
         sessions=MappingProxyType(dict(sessions)), ipam=ipam, ipam_state=ipam_state,
+        neighbours=tuple(neighbours + pod_neighbours), dynamic_neighbours=tuple(dynamic),
     )
+
+
+def _session_neighbours(veths, addresses, routes, frr, bird):
+    """Entries for every address a daemon's config talks to and every static gateway."""
+    macs = {}
+    for v in veths:
+        if v.mac_a:
+            macs[(v.ns_a, v.if_a)] = v.mac_a
+        if v.mac_b:
+            macs[(v.ns_b, v.if_b)] = v.mac_b
+    talks_to: dict[str, list[str]] = {}
+    for d in frr:
+        talks_to.setdefault(d.ns, []).extend(config_peers(d.bgpd_conf))
+    for d in bird:
+        talks_to.setdefault(d.ns, []).extend(config_peers(d.config))
+    for r in routes:
+        if r.gateway and r.gateway != POD_GATEWAY:
+            talks_to.setdefault(r.ns, []).append(r.gateway)
+    return plan_neighbours(addresses, macs, talks_to)
+
+
+def passive_reflectors(sessions: Mapping[str, tuple[Session, ...]]) -> dict[str, tuple[Session, ...]]:
+    """The lab choice `calico.lab_passive_reflectors`: a reflector waits for its clients to
+    connect (`passive on` on its rr-client sessions), so the two ends never collide."""
+    return {node: tuple(replace(s, passive=True) if s.rr_client else s for s in items)
+            for node, items in sessions.items()}
 
 
 def _base_sysctls(kind: str) -> dict[str, str]:

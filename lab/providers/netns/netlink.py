@@ -445,6 +445,22 @@ def add_neighbour(ns: str, ifname: str, ip: str, mac: str) -> None:
     handle(ns).neigh("replace", dst=ip, lladdr=_check_mac(mac), ifindex=index(ns, ifname), state=NUD_PERMANENT)
 
 
+def neighbours(ns: str) -> list[dict]:
+    """IPv4 neighbour entries of `ns` as {'ip', 'dev', 'mac', 'state'} (state: NUD name, lower case)."""
+    h = handle(ns)
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in h.get_links()}
+    out = []
+    for n in h.get_neighbours(family=socket.AF_INET):
+        state = n["state"]
+        out.append({"ip": n.get_attr("NDA_DST"), "dev": names.get(n["ifindex"]), "mac": n.get_attr("NDA_LLADDR"),
+                    "state": next((name for bit, name in _NUD if state & bit), f"0x{state:x}")})
+    return out
+
+
+_NUD = ((0x80, "permanent"), (0x40, "noarp"), (0x02, "reachable"), (0x04, "stale"), (0x08, "delay"),
+        (0x10, "probe"), (0x01, "incomplete"), (0x20, "failed"))
+
+
 def routes(ns: str) -> list[dict]:
     """IPv4 main-table routes of `ns` as {'dst', 'gateway', 'dev', 'proto', 'type', 'nexthops'}."""
     h = handle(ns)

@@ -20,6 +20,7 @@ what the lab did. So the lab uses it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from ...exec import pid_alive, proc_starttime, stop_pid
 from ...preflight import binary
 from . import netlink
 
-__all__ = ["Proc", "start", "pid_alive", "stop", "starttime", "netns_argv", "pids_in_netns"]
+__all__ = ["Proc", "start", "pid_alive", "stop", "starttime", "netns_argv", "pids_in_netns", "terminate_all"]
 
 starttime = proc_starttime
 
@@ -39,6 +40,38 @@ def stop(pid: int, starttime: int | None, deadline: float = 5.0) -> bool:
     `deadline` seconds. Returns True if it was running and is now gone; False (and sends
     nothing) if the PID is dead, a zombie, or now belongs to another process."""
     return stop_pid(pid, starttime, deadline)
+
+
+def terminate_all(records) -> set[int]:
+    """SIGTERM every recorded process that is still the one recorded (same start time), all at
+    once, without waiting: a lab's daemons then shut down side by side (one at a time, 1,000
+    BIRDs took minutes). Returns the PIDs signalled; `stop` afterwards waits and SIGKILLs."""
+    signalled = set()
+    for record in records:
+        pid, started = record["pid"], record.get("starttime")
+        if started is None:
+            continue
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            if pid_alive(pid, started):  # checked with the pidfd held: the PID cannot be recycled
+                signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+                signalled.add(pid)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
+    return signalled
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of `pid` if it is an exited child of this process (else nothing)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ from ...paths import run_root as resolve_run_root
 from ...preflight import require_binaries, require_root
 from ..base import Provider, Step, run_steps
 from ...names import check_lab_name
-from . import live, netlink
+from . import live, netlink, startup
 from .activity import LabActivity
 from .blueprint import LEGACY_PREFIX, Blueprint, build_blueprint, calico_resources, lab_prefix, seed_documents
 from .frr_delta import NotLive
 from .reconcile import ReconcilePlan, apply_reconcile, plan_reconcile, running_configs
 # RUN_ROOT (below) only for callers that import it from here; this module resolves lab.paths.run_root().
 from .daemons import BirdNode, FrrRouter
-from .lock import RUN_ROOT
+from .lock import RUN_ROOT  # noqa: F401 -- re-exported, see above
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
 # Sessions active at both ends (Calico's Node_, a reflector host's) collide at start and retry in
@@ -153,6 +153,8 @@ class NetnsProvider(LabActivity, Provider):
             Step(f"save topology and Calico resources to {self.run_dir}", lambda: self._save(state, bp)),
             Step(f"create {len(bp.namespaces)} namespaces", lambda: self._namespaces(state, bp)),
             Step(f"wire {len(bp.veths)} veth pairs and {len(bp.bridges)} bridges", lambda: self._links(bp)),
+            Step(f"program {len(bp.neighbours)} permanent neighbour entries ({len(set(bp.dynamic_neighbours))} dynamic ones left for "
+                 "sessions)", lambda: self._neighbours(bp)),
             # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
             Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
             Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
@@ -185,10 +187,11 @@ class NetnsProvider(LabActivity, Provider):
     def _check_configs(self, bp: Blueprint) -> None:
         with tempfile.TemporaryDirectory(prefix="fabriclab-check-") as tmp:
             Path(tmp).chmod(0o755)  # FRR reads its config as user frr
-            for router in bp.frr:
-                FrrRouter(router.target, router.ns, Path(tmp) / router.target, router.zebra_conf, router.bgpd_conf).check()
-            for speaker in bp.bird:
-                BirdNode(speaker.target, speaker.ns, Path(tmp) / speaker.target, speaker.config).check()
+            # One dry run per daemon (a process each): a few at a time (1,000 in turn took ~15 s).
+            startup.in_parallel([FrrRouter(r.target, r.ns, Path(tmp) / r.target, r.zebra_conf, r.bgpd_conf)
+                                 for r in bp.frr], lambda router: router.check())
+            startup.in_parallel([BirdNode(b.target, b.ns, Path(tmp) / b.target, b.config) for b in bp.bird],
+                                lambda node: node.check())
 
     def _save(self, state: LabState, bp: Blueprint) -> None:
         state.record_dir(self.run_dir)
@@ -196,24 +199,29 @@ class NetnsProvider(LabActivity, Provider):
         shutil.copyfile(self.topo.source, self.run_dir / "topology.yaml")
         documents = self._seed[0] if self._seed else seed_documents(self.topo)
         self.store().seed(documents, bp.ipam_state, str(self.topo.source))
-        self._bp_revision = self.store().revision()
+        # The datastore now holds exactly what `bp` was built from: keep it (building it again
+        # from the store for the convergence probes cost a whole second plan).
+        self._blueprint, self._bp_revision = bp, self.store().revision()
 
     def _namespaces(self, state: LabState, bp: Blueprint) -> None:
+        # Intent first, in one durable write for all of them: a crash right after any creation
+        # is still cleaned (teardown skips recorded namespaces that never came to exist).
+        state.record_netns_many(ns.netns for ns in bp.namespaces)
         for ns in bp.namespaces:
-            state.record_netns(ns.netns)  # intent first: a crash right after creation is still cleaned
             netlink.create_netns(ns.netns)
             # Before any interface exists, so new interfaces inherit rp_filter/IPv6 defaults.
             netlink.set_sysctls(ns.netns, {k: v for k, v in bp.sysctls[ns.netns].items() if ".cali" not in k})
 
     def _links(self, bp: Blueprint) -> None:
         for veth in bp.veths:
-            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, mac_a=veth.mac_a)
+            # Created up (two requests a pair): bringing everything up afterwards cost a dump
+            # and a request per interface of every namespace (~5 s at 200 nodes).
+            netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, mac_a=veth.mac_a, mac_b=veth.mac_b,
+                             up=True)
         for bridge in bp.bridges:
-            netlink.add_bridge(bridge.ns, bridge.name, bridge.ports)
+            netlink.add_bridge(bridge.ns, bridge.name, bridge.ports, up=True)
         for address in bp.addresses:
             netlink.add_address(address.ns, address.ifname, address.cidr)
-        for ns in bp.namespaces:
-            netlink.set_all_up(ns.netns)
         for route in bp.routes:
             netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link,
                               proto=route.proto, metric=route.metric)
@@ -222,21 +230,16 @@ class NetnsProvider(LabActivity, Provider):
             if per_iface:
                 netlink.set_sysctls(netns, per_iface)
 
+    def _neighbours(self, bp: Blueprint) -> None:
+        # Before any daemon starts: its first packets to a peer find the peer's MAC already.
+        for n in bp.neighbours:
+            netlink.add_neighbour(n.ns, n.ifname, n.ip, n.mac)
+
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
-        routers = [self._frr(d) for d in bp.frr]
-        deadline = time.monotonic() + 10
-        for router in routers:
-            router.start(state, deadline)
-        for router in routers:
-            router.wait_ready(deadline)
+        startup.start_frr(state, [self._frr(d) for d in bp.frr])
 
     def _start_bird(self, state: LabState, bp: Blueprint) -> None:
-        nodes = [self._bird(d) for d in bp.bird]
-        for node in nodes:
-            node.start(state)
-        deadline = time.monotonic() + 10
-        for node in nodes:
-            node.wait_ready(deadline)
+        startup.start_bird(state, [self._bird(d) for d in bp.bird])
 
     def _converge(self, bp: Blueprint, deadline: float = CONVERGE_DEADLINE) -> None:
         # The same probes lab.test uses: sessions on both ends, then every pod route.
@@ -244,6 +247,7 @@ class NetnsProvider(LabActivity, Provider):
         from ...checks.base import Context
 
         ctx = Context(self, deadline=deadline, interval=0.05)
+        startup.wait_each_speaker(self, ctx, time.monotonic() + deadline)
         for name, check in (("sessions_established", sessions.run), ("routes_present", routes.run)):
             result = check(ctx)
             if not result.ok:

@@ -145,6 +145,7 @@ def _pod_part(bp: Blueprint, pod: Pod) -> Blueprint:
         routes=tuple(r for r in bp.routes if r.ns == pns or (r.ns == nns and r.dev == pod.cali)),
         sysctls={pns: bp.sysctls[pns],
                  nns: {k: v for k, v in bp.sysctls[nns].items() if f".{pod.cali}." in k}},
+        neighbours=tuple(n for n in bp.neighbours if n.ns == pns or (n.ns == nns and n.ifname == pod.cali)),
     )
 
 
@@ -167,12 +168,14 @@ def add_pod(state: LabState, bp: Blueprint, pod: Pod) -> None:
         netlink.create_netns(ns.netns)
         netlink.set_sysctls(ns.netns, part.sysctls[ns.netns])
     for veth in part.veths:
-        netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, up=True, mac_a=veth.mac_a)
+        netlink.add_veth(veth.ns_a, veth.if_a, veth.ns_b, veth.if_b, up=True, mac_a=veth.mac_a, mac_b=veth.mac_b)
     for address in part.addresses:
         netlink.add_address(address.ns, address.ifname, address.cidr)
     for route in part.routes:
         netlink.add_route(route.ns, route.dst, gateway=route.gateway, dev=route.dev, scope_link=route.scope_link,
                           proto=route.proto, metric=route.metric)
+    for n in part.neighbours:  # the pod's and Felix's permanent entries, as at `up`
+        netlink.add_neighbour(n.ns, n.ifname, n.ip, n.mac)
     nns = bp.netns_of(pod.node)
     if part.sysctls.get(nns):
         netlink.set_sysctls(nns, part.sysctls[nns])

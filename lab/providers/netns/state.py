@@ -91,9 +91,22 @@ class LabState:
 
     def record(self, **obj) -> None:
         """Append one object and make it durable before returning."""
-        if "kind" not in obj:
-            raise ValueError("a state record needs a kind")
-        self.objects.append(obj)
+        self.record_many([obj])
+
+    def record_many(self, objs) -> None:
+        """Append several objects with one durable write (a build of N objects writes the file
+        N/batch times instead of N times: each write is O(file), so one per object is O(N²)).
+
+        The crash-safety rule is the caller's as with `record`: record a batch of namespaces
+        *before* creating any of them, processes right after the batch started (teardown also
+        finds an unrecorded process by the recorded namespace it runs in)."""
+        objs = list(objs)
+        for obj in objs:
+            if "kind" not in obj:
+                raise ValueError("a state record needs a kind")
+        if not objs:
+            return
+        self.objects.extend(objs)
         self._write()
 
     def forget(self, match) -> int:
@@ -110,6 +123,10 @@ class LabState:
         """Call *before* creating the namespace."""
         self.record(kind="netns", name=name)
 
+    def record_netns_many(self, names) -> None:
+        """Several namespaces in one durable write; call *before* creating any of them."""
+        self.record_many({"kind": "netns", "name": name} for name in names)
+
     def record_dir(self, path: str | Path) -> None:
         """Call before creating the directory; teardown removes it with its contents."""
         self.record(kind="dir", path=str(Path(path).resolve()))
@@ -119,7 +136,7 @@ class LabState:
 
     def record_process(self, pid: int, starttime: int | None, netns: str, argv, role: str, **extra) -> None:
         """Call right after the process started (procs.start does)."""
-        self.record(kind="process", pid=pid, starttime=starttime, netns=netns, argv=list(argv), role=role, **extra)
+        self.record(**process_record(pid, starttime, netns, argv, role, **extra))
 
     # -- journal of temporary changes ------------------------------------------------------
 
@@ -186,6 +203,36 @@ class LabState:
 _journal_seq = 0
 
 
+class ProcessBatch:
+    """Stands in for a LabState in `procs.start`: collects the records of processes started in
+    a batch, written with one `record_many` by `flush` (or on leaving the `with` block, also
+    after an error). Safe because every such process runs in a recorded namespace: if the
+    builder dies before the flush, teardown still finds and stops it (`pids_in_netns`)."""
+
+    def __init__(self, state: LabState):
+        self.state = state
+        self.pending: list[dict] = []
+
+    def record_process(self, pid: int, starttime: int | None, netns: str, argv, role: str, **extra) -> None:
+        self.pending.append(process_record(pid, starttime, netns, argv, role, **extra))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        self.state.record_many(pending)
+
+    def __enter__(self) -> "ProcessBatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+
+def process_record(pid: int, starttime: int | None, netns: str, argv, role: str, **extra) -> dict:
+    """The state record of one process (`record_process` writes one, `record_many` a batch)."""
+    return {"kind": "process", "pid": pid, "starttime": starttime, "netns": netns, "argv": list(argv),
+            "role": role, **extra}
+
+
 def _safe_to_remove(path: Path) -> bool:
     # A state file is ours, but never let a damaged one remove "/" or a top-level directory.
     return path.is_absolute() and len(path.parts) >= 3 and ".." not in path.parts
@@ -235,16 +282,22 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
     problems: list[str] = []
     objects = list(reversed(state.objects))
 
+    # Every daemon is asked to stop at once (they shut down side by side), then each is waited
+    # for (and killed after `deadline`) in reverse creation order.
+    gone = procs.terminate_all([o for o in objects if o["kind"] == "process"])
     for obj in objects:
         if obj["kind"] != "process":
             continue
-        signalled = procs.stop(obj["pid"], obj.get("starttime"), deadline)
-        stopped += signalled
+        if procs.stop(obj["pid"], obj.get("starttime"), deadline):
+            gone.add(obj["pid"])
+        procs.reap(obj["pid"])  # one that exited on the first SIGTERM and is our child
+        signalled = obj["pid"] in gone
         if procs.pid_alive(obj["pid"], obj.get("starttime")):
             problems.append(f"process {obj['pid']} ({obj.get('role')}) did not stop")
         elif obj.get("tmpdir"):
             _remove_tmpdir(obj["tmpdir"], obj.get("starttime"), signalled)
 
+    stopped = len(gone)
     for obj in objects:
         if obj["kind"] != "netns":
             continue
