@@ -84,18 +84,12 @@ class LabNeeds:
 
 
 def lab_needs(bp) -> LabNeeds:
-    """What a lab (its Blueprint) needs from the shared limits. Neighbour entries: one per
-    (speaker, peer address) of every BIRD/FRR config, one per (namespace, static gateway) (a
-    pod's 169.254.1.1 included), one per pod on its node; a blueprint that programs
-    permanent entries says what stays dynamic (`dynamic_neighbours`)."""
+    """What a lab (its Blueprint) needs from the shared limits. Neighbour entries: only those
+    that stay dynamic (`dynamic_neighbours`: session peers the lab owns no address of); every
+    other peer, gateway and pod gets a permanent entry, which gc_thresh3 does not count."""
     peers = {d.target: set(_NEIGHBOR.findall(d.config)) for d in bp.bird}
     peers.update({d.target: set(_NEIGHBOR.findall(d.bgpd_conf)) for d in bp.frr})
-    dynamic = getattr(bp, "dynamic_neighbours", None)
-    if dynamic is not None:
-        neighbours = len(set(dynamic))
-    else:
-        gateways = {(r.ns, r.gateway) for r in bp.routes if r.gateway}
-        neighbours = sum(len(p) for p in peers.values()) + len(gateways) + len(bp.pods)
+    neighbours = len(set(bp.dynamic_neighbours))
     busiest, most = max(peers.items(), key=lambda kv: len(kv[1]), default=("", set()))
     open_files = max(FDS_BASE + FDS_PER_NAMESPACE * len(bp.namespaces), FDS_PER_DAEMON_BASE + len(most))
     return LabNeeds(len(bp.namespaces), neighbours, open_files, busiest, len(most))

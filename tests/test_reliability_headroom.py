@@ -4,6 +4,7 @@ not fit before it creates anything, a failed `up` names a neighbour-table overfl
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import resource
@@ -40,6 +41,13 @@ def limits(entries=100, thresh=1024, fulls=0, soft=1024, hard=4096) -> h.HostLim
     return h.HostLimits(entries, thresh, fulls, soft, hard)
 
 
+def with_dynamic(n: int = 28):
+    """The reference lab's blueprint as if `n` session peers had no permanent entry (an
+    external peerIP the lab does not own stays dynamic): the shipped labs need none."""
+    bp = build_blueprint(load_topology("calico-bgp-rr"))
+    return dataclasses.replace(bp, dynamic_neighbours=tuple((f"ns{i % 3}", f"10.9.0.{i}") for i in range(n)))
+
+
 def test_the_kernel_files_are_read(tmp_path):
     got = h.read_host_limits(fake_proc(tmp_path, 0x2a, 1024, 3), rlimit=lambda _: (1024, 524288))
     assert got == h.HostLimits(42, 1024, 3, 1024, 524288) and got.neigh_free == 982
@@ -58,11 +66,10 @@ def test_this_host_is_read_like_ip_ntable_shows_it():
     assert (got.nofile_soft, got.nofile_hard) == resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
-def test_the_reference_lab_needs_counted_by_hand():
+def test_the_reference_lab_needs_no_dynamic_neighbour_entry():
     needs = h.lab_needs(build_blueprint(load_topology("calico-bgp-rr")))
-    # BIRD: 4 nodes x 1 leaf; FRR: 2 spines x 2 leaves, 2 leaves x (2 spines + 2 nodes);
-    # gateways: 4 nodes' default via the leaf, 4 pods' 169.254.1.1; 4 pods on their nodes.
-    assert needs.neighbours == 4 + 4 + 8 + 8 + 4
+    # Every session peer, gateway and pod has a permanent entry (neighbours.py): none is dynamic.
+    assert needs.neighbours == 0
     namespaces = 2 + 4 + 4 + 4  # bridges, routers, nodes, pods
     assert needs.namespaces == namespaces
     assert needs.open_files == h.FDS_BASE + h.FDS_PER_NAMESPACE * namespaces
@@ -82,7 +89,7 @@ def test_a_blueprint_with_permanent_entries_counts_only_what_stays_dynamic():
 
 @pytest.mark.parametrize("entries,thresh", [(100, 16), (0, 27), (5000, 20)])
 def test_up_refuses_a_lab_that_cannot_fit_even_an_empty_neighbour_table(entries, thresh):
-    bp = build_blueprint(load_topology("calico-bgp-rr"))  # needs 28
+    bp = with_dynamic(28)
     with pytest.raises(EnvironmentProblem) as err:
         h.require(bp, limits(entries, thresh), set_soft=lambda soft: None)
     message = str(err.value)
@@ -97,8 +104,7 @@ def test_up_refuses_a_lab_that_cannot_fit_even_an_empty_neighbour_table(entries,
 def test_a_lab_that_may_not_fit_beside_other_labs_gets_a_note_not_a_refusal(entries, thresh, note):
     """The kernel's count includes permanent entries, which do not count against gc_thresh3
     (another lab may hold thousands): refusing on it would refuse labs that fit."""
-    notes = h.require(build_blueprint(load_topology("calico-bgp-rr")), limits(entries, thresh),
-                      set_soft=lambda soft: None)
+    notes = h.require(with_dynamic(28), limits(entries, thresh), set_soft=lambda soft: None)
     assert bool(notes) == note, notes
     if note:
         assert f"holds {entries} of net.ipv4.neigh.default.gc_thresh3={thresh} (permanent ones included" in notes[0]
@@ -130,21 +136,22 @@ def test_an_overflow_during_up_is_named():
 
 def test_doctor_reports_the_head_room_and_a_lab_that_does_not_fit(tmp_path):
     topo = load_topology("calico-bgp-rr")
-    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(10, 16, fulls=2)))
+    needs = h.lab_needs(with_dynamic(28))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=needs, probes=HostProbes(limits=lambda: limits(10, 16, fulls=2)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     assert neigh.startswith(MISSING) and "10 of 16 entries in use by all namespaces" in neigh
     assert "calico-bgp-rr needs 28 dynamic ones" in neigh and "full 2 times" in neigh
     assert "sysctl -w net.ipv4.neigh.default.gc_thresh3=64" in neigh and verdicts["netns"] is False
-    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(1010, 1024)))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=needs, probes=HostProbes(limits=lambda: limits(1010, 1024)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     assert neigh.startswith(WARN) and "sysctl -w net.ipv4.neigh.default.gc_thresh3=2048" in neigh
     assert verdicts["netns"] is True
-    lines, _ = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(10, 1024, soft=1024, hard=1024)))
+    lines, _ = run_doctor("netns", topology=topo, needs=needs, probes=HostProbes(limits=lambda: limits(10, 1024, soft=1024, hard=1024)))
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     (files,) = [ln for ln in lines if "open files" in ln]
     assert neigh.startswith(OK) and "10 of 1024 entries" in neigh
     assert files.startswith(OK) and "needs about 120" in files
-    lines, verdicts = run_doctor("netns", topology=topo, needs=netns_needs(topo), probes=HostProbes(limits=lambda: limits(soft=64, hard=100)))
+    lines, verdicts = run_doctor("netns", topology=topo, needs=needs, probes=HostProbes(limits=lambda: limits(soft=64, hard=100)))
     (files,) = [ln for ln in lines if "open files" in ln]
     assert files.startswith(MISSING) and "hard limit is 100" in files and verdicts["netns"] is False
 
@@ -155,14 +162,15 @@ def test_doctor_on_this_host():
     (neigh,) = [ln for ln in lines if "neighbour table" in ln]
     thresh = int(Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3").read_text())
     assert re.search(rf"\d+ of {thresh} entries in use by all namespaces \(permanent ones included, which do not "
-                     rf"count\); calico-bgp-rr needs 28 dynamic ones", neigh), neigh
+                     rf"count\); calico-bgp-rr needs 0 dynamic ones", neigh), neigh  # all peers permanent
 
 
 @requires_netns
 def test_up_that_does_not_fit_creates_nothing(monkeypatch):
     name = unique("rel-room")
-    monkeypatch.setattr(h, "read_host_limits", lambda *a, **k: limits(0, 20))
-    with pytest.raises(LabError, match="neighbour table is too small.*nothing was created"):
+    # The shipped labs need no dynamic neighbour entry; the open-files limit refuses one.
+    monkeypatch.setattr(h, "read_host_limits", lambda *a, **k: limits(0, 20, soft=64, hard=100))
+    with pytest.raises(LabError, match="hard limit is 100.*nothing was created"):
         cmd.up("calico-bgp-rr", "netns", name, out=io.StringIO())
     assert not (RUN_ROOT / name).exists() and not netlink.list_netns(lab_prefix(name))
 
