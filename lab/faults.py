@@ -12,7 +12,7 @@ goes through one place.
   record stays (marked `stopped`), so `start` runs the same argv with the config on disk and
   its new record takes the old one's place; `down` never signals a stopped record (its start
   time no longer matches a live process).
-- netem goes through pyroute2 (lab/providers/netns/netlink.py), inside the namespace.
+- netem goes through pyroute2 (lab/providers/netns/tc.py), inside the namespace.
 """
 
 from __future__ import annotations
@@ -310,13 +310,13 @@ def stopped_hint(lab) -> str | None:
 
 
 def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.0) -> str:
-    from .providers.netns import netlink
+    from .providers.netns import netlink, tc
 
     delay, jitter, loss = netem_numbers(delay_ms, jitter_ms, loss_pct)
     ns = _iface(lab, target, iface)
     try:
-        netlink.set_netem(ns, iface, delay, jitter, loss)
-        shown = netlink.netem_of(ns, iface)
+        tc.set_netem(ns, iface, delay, jitter, loss)
+        shown = tc.netem_of(ns, iface)
     except LabError as exc:
         # One line that names the fault asked for; e.g. a kernel without sch_netem (ENOENT).
         raise LabError(f"netem on {target}:{iface}: {exc}") from None
@@ -329,11 +329,11 @@ def netem(lab, target: str, iface: str, delay_ms=0.0, jitter_ms=0.0, loss_pct=0.
 
 
 def clear_netem(lab, target: str, iface: str) -> str:
-    from .providers.netns import netlink
+    from .providers.netns import netlink, tc
 
     ns = _iface(lab, target, iface)
     try:
-        removed = netlink.clear_netem(ns, iface)
+        removed = tc.clear_netem(ns, iface)
     finally:
         netlink.close_all()
     return f"{target} {iface}: netem removed" if removed else f"{target} {iface}: no netem to remove"

@@ -44,6 +44,8 @@ PLACES = {
     "lab.model": "domain",
     "lab.compact": "domain",
     "lab.loader": "domain",
+    "lab.loader_base": "domain",
+    "lab.loader_cluster": "domain",
     "lab.calico": "domain",
     "lab.render": "domain",
     "lab.fabric": "domain",

@@ -17,10 +17,7 @@ LIMIT = 400
 
 # module -> the most lines it may have until it is split (no new entries: split instead).
 # The ceilings are the sizes with this round's other branches merged (measured on a trial merge).
-ALLOWED = {
-    "lab/loader.py": 643,  # the compact topology form is being reworked in it
-    "lab/providers/netns/netlink.py": 577,  # neighbour entries and netlink handles being reworked
-}
+ALLOWED: dict[str, int] = {}
 
 
 def sources() -> list[Path]:

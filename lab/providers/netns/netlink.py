@@ -54,144 +54,28 @@ import ctypes
 import ctypes.util
 import errno
 import os
-import re
 import socket
-from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ...errors import LabError
+# Re-exported: callers use netlink.inside, netlink.set_sysctls ... (split into nsenter.py, sysctls.py).
+from .nsenter import (_MNT_DETACH, _MS_BIND, CLONE_NEWNET, NETNS_DIR, _check_mac, _libc,  # noqa: F401
+                      _prepare_rundir, _setns, check_ifname, check_netns_name, inside, list_netns, netns_exists)
+from .sysctls import (FORWARDING_SYSCTLS, NETNS_SYSCTLS, proxy_arp_sysctls, read_sysctl,  # noqa: F401
+                      set_sysctls)
 
-NETNS_DIR = Path("/var/run/netns")
-CLONE_NEWNET = 0x40000000
-_MS_BIND, _MS_REC, _MS_SHARED, _MNT_DETACH = 4096, 16384, 1 << 20, 2
 RT_SCOPE_LINK = 253
 NUD_PERMANENT = 0x80
 
-_NETNS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-
-# Sysctls that belong to a network namespace (writing them inside one never touches the host):
-# net.ipv4/ipv6 conf.<if>.* and neigh.<if>.*, plus these. net.core.* is left out on purpose:
-# several of its keys (netdev_max_backlog, rmem_max ...) are host-wide even written from inside.
-NETNS_SYSCTLS = frozenset({
-    "net.ipv4.ip_forward", "net.ipv4.fib_multipath_hash_policy", "net.ipv4.fib_multipath_hash_fields",
-    "net.ipv4.fib_multipath_use_neigh", "net.ipv4.ip_nonlocal_bind", "net.ipv4.ping_group_range",
-    "net.ipv4.icmp_ratelimit", "net.ipv4.icmp_echo_ignore_broadcasts", "net.ipv4.ip_local_port_range",
-    "net.ipv6.fib_multipath_hash_policy", "net.ipv6.fib_multipath_hash_fields",
-})
-_SYSCTL_LEAF = re.compile(r"^[a-z0-9_]+$")
-
-# The sysctls every forwarding namespace (router, node, RR host) gets. A new namespace starts with
-# fib_multipath_hash_policy=0, and ip_forward/rp_filter may be inherited from the host
-# (devconf_inherit_init_net): set them explicitly.
-FORWARDING_SYSCTLS: Mapping[str, str] = {
-    "net.ipv4.ip_forward": "1",
-    "net.ipv4.fib_multipath_hash_policy": "1",  # L4 hash: different flows may take different paths
-    "net.ipv4.conf.all.rp_filter": "0",  # asymmetric ECMP paths are normal in the lab
-    "net.ipv4.conf.default.rp_filter": "0",
-}
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _handles: dict[str, IPRoute] = {}
 _indexes: dict[tuple[str, str], int] = {}
 _next_index: dict[str, int] = {}
-_rundir_ready = False
-
-
-# -- names -------------------------------------------------------------------------------
-
-def check_netns_name(name: str) -> str:
-    if not isinstance(name, str) or not _NETNS_NAME.match(name) or name in (".", ".."):
-        raise LabError(f"'{name}' is not a valid namespace name (letters, digits, '_', '.', '-')")
-    return name
-
-
-def check_ifname(name: str) -> str:
-    if not isinstance(name, str) or not _IFNAME.match(name):
-        raise LabError(f"'{name}' is not a valid interface name (letters, digits, '_', '.', '-'; at most 15)")
-    return name
-
-
-def _check_mac(mac: str) -> str:
-    if not isinstance(mac, str) or not _MAC.match(mac):
-        raise LabError(f"'{mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)")
-    return mac.lower()
-
-
-# -- entering a namespace ----------------------------------------------------------------
-
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-def _ns_inode(fd: int) -> tuple[int, int]:
-    st = os.fstat(fd)
-    return st.st_dev, st.st_ino
-
-
-@contextlib.contextmanager
-def inside(ns: str) -> Iterator[None]:
-    """Run the block with this thread inside namespace `ns`; the thread always comes back.
-
-    Raises LabError if `ns` does not exist, and refuses to run the block if the thread did
-    not actually leave the namespace it was in (so nothing meant for a lab lands elsewhere).
-    """
-    check_netns_name(ns)
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        try:
-            target = os.open(NETNS_DIR / ns, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise LabError(f"network namespace {ns} does not exist") from None
-        try:
-            if _ns_inode(target) == _ns_inode(home):
-                raise LabError(f"{NETNS_DIR / ns} is this thread's own namespace, not a lab namespace")
-            _setns(target)
-        finally:
-            os.close(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(home)
 
 
 # -- namespaces --------------------------------------------------------------------------
-
-def netns_exists(name: str) -> bool:
-    return (NETNS_DIR / name).exists()
-
-
-def list_netns(prefix: str = "") -> list[str]:
-    try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
-    except FileNotFoundError:
-        return []
-
-
-def _prepare_rundir() -> None:
-    """Make /run/netns a shared mount point, as `ip netns add` does (once per process)."""
-    global _rundir_ready
-    if _rundir_ready:
-        return
-    NETNS_DIR.mkdir(parents=True, exist_ok=True)
-    path = str(NETNS_DIR).encode()
-    if _libc.mount(b"none", path, b"none", _MS_SHARED | _MS_REC, None) != 0:
-        if ctypes.get_errno() != errno.EINVAL:
-            raise OSError(ctypes.get_errno(), f"cannot make {NETNS_DIR} a shared mount")
-        # Not a mount point yet: bind it onto itself, then share it.
-        if (_libc.mount(path, path, b"none", _MS_BIND | _MS_REC, None) != 0
-                or _libc.mount(b"none", path, b"none", _MS_SHARED | _MS_REC, None) != 0):
-            raise OSError(ctypes.get_errno(), f"cannot make {NETNS_DIR} a shared mount")
-    _rundir_ready = True
-
 
 def create_netns(name: str) -> None:
     """Create namespace `name` (visible in `ip netns list`) with `lo` up; no child process.
@@ -474,90 +358,3 @@ def routes(ns: str) -> list[dict]:
                     "dev": names.get(r.get_attr("RTA_OIF")), "proto": r["proto"], "type": r["type"],
                     "nexthops": hops})
     return out
-
-
-# -- sysctls -------------------------------------------------------------------------------
-
-def _sysctl_path(key: str) -> Path:
-    parts = key.split("/") if "/" in key else key.split(".")
-    per_iface = (len(parts) == 5 and parts[:2] in (["net", "ipv4"], ["net", "ipv6"])
-                 and parts[2] in ("conf", "neigh") and _IFNAME.match(parts[3]) and _SYSCTL_LEAF.match(parts[4]))
-    if not (per_iface or ".".join(parts) in NETNS_SYSCTLS):
-        raise LabError(f"sysctl {key} is not a per-namespace network setting this lab may change")
-    return Path("/proc/sys", *parts)
-
-
-def set_sysctls(ns: str, values: Mapping[str, str]) -> None:
-    """Write sysctls inside `ns` (keys like net.ipv4.conf.eth0.proxy_arp), never on the host.
-
-    Interface names containing dots are written with '/' separators (net/ipv4/conf/eth0.10/...).
-    """
-    if not values:
-        return
-    paths = [(_sysctl_path(key), str(value)) for key, value in values.items()]
-    with inside(ns):
-        for path, value in paths:
-            with open(path, "w") as f:
-                f.write(value)
-
-
-def read_sysctl(ns: str, key: str) -> str:
-    path = _sysctl_path(key)
-    with inside(ns):
-        return path.read_text().strip()
-
-
-def proxy_arp_sysctls(ifname: str) -> dict[str, str]:
-    """Answer ARP for any address routed elsewhere on `ifname`, at once (Calico's cali* side)."""
-    check_ifname(ifname)
-    return {f"net.ipv4.conf.{ifname}.proxy_arp": "1", f"net.ipv4.neigh.{ifname}.proxy_delay": "0"}
-
-
-# -- traffic control (faults) ---------------------------------------------------------------
-
-def set_netem(ns: str, ifname: str, delay_ms: float = 0.0, jitter_ms: float = 0.0, loss_pct: float = 0.0) -> None:
-    """A netem root qdisc on `ifname` (`tc qdisc replace dev IF root netem delay .. loss ..`).
-
-    Any root qdisc the interface had is replaced: a lab interface has none of its own.
-    pyroute2 takes delay and jitter in microseconds and loss in percent.
-    """
-    idx = index(ns, ifname)
-    clear_netem(ns, ifname)
-    try:
-        handle(ns).tc("add", "netem", idx, delay=int(delay_ms * 1000), jitter=int(jitter_ms * 1000), loss=loss_pct)
-    except NetlinkError as exc:
-        if exc.code == errno.ENOENT:  # the kernel answers "unknown qdisc kind" with ENOENT
-            raise LabError("this kernel has no netem qdisc (sch_netem): load it with `modprobe sch_netem` "
-                           "or use a kernel built with CONFIG_NET_SCH_NETEM") from None
-        raise LabError(f"cannot set netem on {ns}:{ifname}: {exc}") from None
-
-
-def clear_netem(ns: str, ifname: str) -> bool:
-    """Remove the root qdisc of `ifname` (back to the default); False if there was none."""
-    try:
-        handle(ns).tc("del", index=index(ns, ifname), root=True)
-    except NetlinkError as exc:
-        if exc.code in (errno.ENOENT, errno.EINVAL):  # no root qdisc of ours to remove
-            return False
-        raise
-    return True
-
-
-def netem_of(ns: str, ifname: str) -> dict | None:
-    """The netem root qdisc of `ifname` as {'delay_ms', 'jitter_ms', 'loss_pct'}, or None."""
-    idx = index(ns, ifname)
-    for qdisc in handle(ns).get_qdiscs(index=idx):
-        if qdisc.get_attr("TCA_KIND") != "netem" or qdisc["parent"] != 0xFFFFFFFF:
-            continue
-        opts = qdisc.get_attr("TCA_OPTIONS") or {}
-        ticks = _ticks_per_us()
-        return {"delay_ms": round(opts.get("delay", 0) / ticks / 1000, 3),
-                "jitter_ms": round(opts.get("jitter", 0) / ticks / 1000, 3),
-                "loss_pct": round(opts.get("loss", 0) / 0xFFFFFFFF * 100, 3)}
-    return None
-
-
-def _ticks_per_us() -> float:
-    from pyroute2.netlink.rtnl.tcmsg.common import TIME_UNITS_PER_SEC, tick_in_usec
-
-    return tick_in_usec * TIME_UNITS_PER_SEC / 1_000_000
