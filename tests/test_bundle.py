@@ -138,7 +138,9 @@ def test_bundle_of_a_migrated_lab_replays_identically_under_another_name(tmp_pat
         # --until stops where asked and compares nothing.
         out = io.StringIO()
         assert replay(str(path), replayed, until=2, out=out, stdin=io.StringIO()) == 0
-        assert "[2/7]" in out.getvalue() and "[3/7]" not in out.getvalue() and "stopped after change 2" in out.getvalue()
+        # The replay's change lines ("[2/7] calicoctl patch ..."), not `up`'s step lines ("[2/7] create ...").
+        text = out.getvalue()
+        assert "\n[2/7] calicoctl patch" in text and "\n[3/7] calicoctl" not in text and "stopped after change 2" in text
         from lab.providers.netns.provider import NetnsProvider
 
         NetnsProvider.attach(replayed).down(quiet())

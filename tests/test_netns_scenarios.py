@@ -152,7 +152,7 @@ def test_netem_delays_real_packets_and_clear_removes_it():
         assert _rtt_ms(lab, "control-plane", worker) < 40
     finally:
         cmd.down(None, "netns", name, out=quiet())
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
 
 
 @pytest.mark.skipif(NETEM_PROBLEM is None, reason="this kernel has netem: the real test above runs instead")
@@ -173,4 +173,4 @@ def test_netem_without_kernel_support_is_one_error_line_and_changes_nothing():
         assert "no netem to remove" in lab.clear_netem("worker", "eth0")
     finally:
         cmd.down(None, "netns", name, out=quiet())
-    assert lab_leftovers(f"fl-{name}-", RUN_ROOT / name) == []
+    assert lab_leftovers(f"fl-{name}-", run_root() / name) == []

@@ -129,3 +129,33 @@ def test_a_lab_the_run_could_not_bring_up_is_removed_unless_kept(monkeypatch, ke
     with pytest.raises(LabError, match="not converged"):
         runner.run_scenario(load_scenario("mesh-to-rr"), "s-upfails", keep=keep, out=io.StringIO())
     assert gone == removed
+
+
+def test_a_step_waiting_for_its_outage_never_takes_the_previous_steps_segment_for_its_own():
+    # For the grace time after a step's mark, the last judged segment is still the previous
+    # step's; its outage (1,800 ms here) must not satisfy this step's min_outage_ms.
+    from types import SimpleNamespace
+
+    from lab.probes.analysis import Segment
+    from lab.scenarios import runner
+    from lab.scenarios.spec import Expect, Step
+
+    class Traffic:
+        def __init__(self, segments):
+            self.segs = segments
+
+        def segments(self):
+            return self.segs
+
+    def seg(start, outage_ms):
+        return Segment(0, "x", start, start + 1, {"a->b": SimpleNamespace(longest_outage_ms=outage_ms)})
+
+    step = Step("s", 1, expect=Expect(min_outage_ms=400))
+    r = runner.Run.__new__(runner.Run)
+    r.step_started = 100.0
+    r.traffic = Traffic([seg(90.0, 1800.0)])
+    assert r.outage_so_far(step) == ["no probe of this step judged yet (outage wanted: 400 ms)"]
+    r.traffic = Traffic([seg(90.0, 1800.0), seg(100.0, 120.0)])
+    assert r.outage_so_far(step) == ["outage so far 120 ms < 400 ms"]
+    r.traffic = Traffic([seg(90.0, 1800.0), seg(100.0, 450.0)])
+    assert r.outage_so_far(step) == []

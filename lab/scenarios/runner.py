@@ -30,6 +30,7 @@ class Run:
     def __init__(self, scenario: Scenario, lab, out: TextIO, traffic=None):
         self.scenario, self.lab, self.out, self.traffic = scenario, lab, out, traffic
         self.names = Names(lab.topo)
+        self.step_started = 0.0
         topo = lab.topo
         self.speakers = [r.name for r in topo.routers] + [n.name for n in topo.cluster.nodes] + [h.name for h in topo.hosts]
 
@@ -44,6 +45,7 @@ class Run:
         title = step.action.describe() if step.action else "(no action)"
         self.say(f"\n== step {index}/{total}: {step.name}\n   {title}")
         started_mono, started = time.monotonic(), time.time()
+        self.step_started = started  # outage_so_far: which traffic segment is this step's
         if self.traffic:
             self.traffic.mark(f"step {index}: {step.name}", started)
         access = self.lab.access()
@@ -174,7 +176,12 @@ class Run:
         want = step.expect.min_outage_ms
         if want is None or not self.traffic:
             return []
-        seen = self.traffic.segments()[-1].max_outage_ms
+        last = self.traffic.segments()[-1]
+        # Probes younger than the grace time are not judged: for that long after the step's
+        # mark the last segment is still the previous step's, whose outage is not this one's.
+        if last.start < self.step_started - 0.001:  # marks are written to the microsecond
+            return [f"no probe of this step judged yet (outage wanted: {want:g} ms)"]
+        seen = last.max_outage_ms
         return [] if seen >= want else [f"outage so far {seen:g} ms < {want:g} ms"]
 
     def judge(self, step: Step, include_reach: bool) -> list[str]:
