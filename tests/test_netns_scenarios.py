@@ -136,8 +136,17 @@ def _rtt_ms(lab, source: str, address: str) -> float:
     return float(result.stdout.rsplit("=", 1)[1].split("/")[1])
 
 
-@pytest.mark.skipif(NETEM_PROBLEM is not None, reason=f"netem for real needs it in the kernel: {NETEM_PROBLEM}")
-def test_netem_delays_real_packets_and_clear_removes_it():
+def test_netem_does_what_this_kernel_allows():
+    """Where the kernel has sch_netem: real packets are delayed and --clear removes it. Where it
+    has none (this CI kernel): one error line and nothing changed. One test, never skipped:
+    exactly one of the two behaviours is right for the kernel it runs on."""
+    if NETEM_PROBLEM is None:
+        _netem_delays_real_packets_and_clear_removes_it()
+    else:
+        _netem_without_kernel_support_is_one_error_line_and_changes_nothing()
+
+
+def _netem_delays_real_packets_and_clear_removes_it():
     name = unique("t-netem")
     cmd.down(None, "netns", name, out=quiet())
     cmd.up("calico-fullmesh", "netns", name, out=quiet())
@@ -155,8 +164,7 @@ def test_netem_delays_real_packets_and_clear_removes_it():
     assert lab_leftovers(f"fl-{name}-", run_root() / name) == []
 
 
-@pytest.mark.skipif(NETEM_PROBLEM is None, reason="this kernel has netem: the real test above runs instead")
-def test_netem_without_kernel_support_is_one_error_line_and_changes_nothing():
+def _netem_without_kernel_support_is_one_error_line_and_changes_nothing():
     name = unique("t-nonetem")
     cmd.down(None, "netns", name, out=quiet())
     cmd.up("calico-fullmesh", "netns", name, out=quiet())
