@@ -19,10 +19,8 @@ from .compact import expand as expand_compact
 from .yamlsrc import Fields, LocList, LocMap, load_located
 from .loader_cluster import _ClusterParts
 
-# The constants live with the field readers; importers of lab.loader keep finding them here.
-from .loader_base import (ASN_MAX, ASN_MIN, CALICO_DEFAULT_VERSION, CALICO_DIR, DEFAULT_TOPOLOGY,  # noqa: F401
-                          KIND_DEFAULT_IMAGE, MAX_BRIDGE_PORTS, REPO_ROOT, TOPOLOGY_DIR, VYOS_DEFAULT_VERSION,
-                          VYOS_VERSIONS)
+# The constants live with the field readers (TOPOLOGY_DIR is also imported from here by tests).
+from .loader_base import DEFAULT_TOPOLOGY, MAX_BRIDGE_PORTS, TOPOLOGY_DIR, VYOS_DEFAULT_VERSION, VYOS_VERSIONS
 
 
 def resolve_topology_path(name_or_path: str | Path | None) -> Path:
