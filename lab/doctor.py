@@ -196,6 +196,15 @@ def _kernel(p: HostProbes) -> list[Item]:
     return items
 
 
+def _time_namespaces(p: HostProbes) -> Item:
+    # Not required: without them the lab runs, but its BIRDs share one clock phase (timens.py).
+    if p.path_exists("/proc/self/ns/time"):
+        return Item(NETNS, OK, "kernel: time namespaces", "available (/proc/self/ns/time): each BIRD gets its own clock phase")
+    return Item(NETNS, WARN, "kernel: time namespaces", "not available (CONFIG_TIME_NS, Linux 5.6+)",
+                "without them every BIRD ticks on the host's one clock: sessions that collide after a reload "
+                "can retry in step for a minute or more")
+
+
 def _netns_binaries(p: HostProbes) -> list[Item]:
     items = []
     for binary in NETNS_BINARIES:
@@ -345,7 +354,7 @@ def collect(provider: str | None = None, *, topology: m.Topology | None = None,
     if topology is not None:
         items.append(_subnets(p, topology))
     if provider in (None, NETNS):
-        items += _netns_binaries(p) + _headroom(p, topology, needs)
+        items += [_time_namespaces(p), *_netns_binaries(p), *_headroom(p, topology, needs)]
     if provider in (None, CLAB):
         items += _clab_tools(p, topology) + _engine(p, topology) + _inotify(p)
     return items

@@ -180,3 +180,15 @@ def test_this_host_is_reported_honestly():
 
     if shutil.which("kind") is None:
         assert verdicts["clab"] is False and any(ln.startswith("MISSING  kind: not found") for ln in lines)
+
+
+def test_time_namespaces_are_reported_and_their_absence_only_warns():
+    code, text = run("netns", probes())  # the fake host has no /proc/self/ns/time
+    assert "WARN     kernel: time namespaces: not available (CONFIG_TIME_NS, Linux 5.6+) — without them" in text
+    assert code == 0 and "netns provider: ready on this host" in text
+    with_timens = probes()
+    with_timens = HostProbes(**{**with_timens.__dict__,
+                                "path_exists": lambda path: path in ("/proc/self/ns/net", "/sys/module/bridge",
+                                                                     "/proc/self/ns/time")})
+    code, text = run("netns", with_timens)
+    assert "OK       kernel: time namespaces: available" in text and code == 0

@@ -40,6 +40,7 @@ from ...fabric import PlanIndex
 from ...render.frr import render_frr
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
+from . import timens  # offset_ns only: pure
 from .neighbours import Neighbour, config_peers, lab_mac, plan_neighbours
 
 ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
@@ -117,6 +118,7 @@ class BirdDaemon:
     ns: str
     config: str
     k8s_name: str | None  # Calico node name; None for an external RR host
+    clock_offset_ns: int = 0  # its own clock phase (timens.py)
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         nns = attach(node.name, rack, node.ip)
         k8s = topo.cluster.k8s_name(node)
         config = render_bird(rs, k8s, plan=sessions, ipam=ipam, version=version, lab_timers=timers)
-        bird.append(BirdDaemon(node.name, nns, config, k8s))
+        bird.append(BirdDaemon(node.name, nns, config, k8s, timens.offset_ns(len(bird))))
         for alloc in pods_of.get(node.name, ()):
             name, ip = alloc.name, alloc.ip
             cali = cali_iface(POD_NAMESPACE, name)
@@ -327,7 +329,8 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
     host_configs = render_rr_hosts(topo, plan_index)
     for host in topo.hosts:
         hns = attach(host.name, topo.rack(host.rack), host.ip)
-        bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None))
+        bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None,
+                               timens.offset_ns(len(bird))))
 
     for rack in topo.racks:
         bridges.append(Bridge(bridge_ns[rack.name], rack.bridge, tuple(rack_ports[rack.name])))

@@ -297,8 +297,9 @@ def _bird_user() -> bool:
 class BirdNode:
     """BIRD 1.x of one Calico node or route-reflector host."""
 
-    def __init__(self, name: str, netns: str, workdir: str | Path, config: str):
+    def __init__(self, name: str, netns: str, workdir: str | Path, config: str, clock_offset_ns: int | None = None):
         self.name, self.netns, self.workdir, self.config = name, netns, Path(workdir), config
+        self.clock_offset_ns = clock_offset_ns
         self.proc: procs.Proc | None = None
 
     @property
@@ -345,7 +346,8 @@ class BirdNode:
             # and then writes its pid file and control socket here.
             shutil.chown(self.workdir, BIRD_USER, BIRD_USER)
             self.workdir.chmod(0o755)
-        self.proc = procs.start(state, self.netns, self.argv(), log_path=self.log_path, role=f"bird:{self.name}")
+        self.proc = procs.start(state, self.netns, self.argv(), log_path=self.log_path, role=f"bird:{self.name}",
+                                clock_offset_ns=self.clock_offset_ns)
 
     def wait_ready(self, deadline: float | None = None) -> None:
         """Until `birdc show status` answers through the control socket."""

@@ -41,9 +41,9 @@ from .daemons import BirdNode, FrrRouter
 from .lock import RUN_ROOT  # noqa: F401 -- re-exported, see above
 from .state import LabState, teardown
 BINARIES = ("ip", "zebra", "bgpd", "vtysh", "bird", "birdc", "tcpdump", "ping")
-# Sessions active at both ends (Calico's Node_, a reflector host's) collide at start and retry in
-# step (BIRD 1.x: whole-second timers on the one host clock, error wait 5 s doubling to 30 s):
-# 30 s was met twice in 18 scenario runs; 120 s covers about five retries.
+# Sessions active at both ends (Calico's Node_, a reflector host's) can collide at start and
+# retry on BIRD's error wait (5 s doubling to 30 s); each BIRD has its own clock phase
+# (timens.py), so they rarely collide twice, but a saturated host can need a few retries.
 CONVERGE_DEADLINE = 120.0
 
 
@@ -119,7 +119,8 @@ class NetnsProvider(LabActivity, Provider):
         return FrrRouter(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.zebra_conf, daemon.bgpd_conf)
 
     def _bird(self, daemon) -> BirdNode:
-        return BirdNode(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.config)
+        return BirdNode(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.config,
+                        clock_offset_ns=daemon.clock_offset_ns)
 
     # -- up ------------------------------------------------------------------------------
 
