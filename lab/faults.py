@@ -258,7 +258,8 @@ def start(lab, target: str) -> str:
         offset = record.get("clock_offset_ns")
         running[daemon] = procs.start(_Replacing(state, record["pid"]), record["netns"], record["argv"],
                                       log_path=record["log"], role=record["role"], extra=extra,
-                                      clock_offset_ns=int(offset) if offset is not None else None)
+                                      clock_offset_ns=int(offset) if offset is not None else None,
+                                      nice=int(record.get("nice", 0)))
     _wait_ready(lab, target, running, deadline)
     names = ", ".join(f"{d} (pid {p.pid})" for d, p in running.items())
     return f"{target}: {names} started, ready in {time.monotonic() - started:.2f}s"

@@ -165,6 +165,49 @@ def test_wait_sessions_asks_a_settled_speaker_no_more_and_reports_the_unsettled(
     assert asked.count("a") == 1 and asked.count("b") == 3 and asked.count("c") == 6
 
 
+def test_wait_sessions_waits_at_least_as_long_as_the_last_round_took():
+    now, waits = [0.0], []
+
+    def settled(target):
+        now[0] += {"slow": 0.4, "fast": 0.01}[target]  # the time asking takes
+        return False
+
+    def wait(seconds):
+        waits.append(round(seconds, 3))
+        now[0] += seconds
+
+    startup.wait_sessions(["slow", "fast"], settled, deadline=3.0, interval=0.05, clock=lambda: now[0], wait=wait)
+    assert waits and all(w == 0.41 for w in waits)
+    waits.clear()
+    now[0] = 0.0
+    startup.wait_sessions(["fast"], settled, deadline=0.5, interval=0.05, clock=lambda: now[0], wait=wait)
+    assert waits and all(w == 0.05 for w in waits)
+
+
+def test_the_short_protocol_list_is_enough_to_wait_on_calico_sessions():
+    from lab.checks.observe import parse_bird_protocols_all
+    from lab.checks.sessions import compare
+    from lab.expect import ExpectedSession
+
+    short = """BIRD 1.6.8 ready.
+name     proto    table    state  since       info
+static1  Static   master   up     16:32:09
+kernel1  Kernel   master   up     16:32:09
+Node_10_8_0_11 BGP      master   up     16:32:11    Established
+Node_10_8_1_124 BGP      master   start  16:32:09    Passive
+"""
+    observed = parse_bird_protocols_all(short)
+    assert [(o.peer, o.state, o.name) for o in observed] == [
+        ("10.8.0.11", "Established", "Node_10_8_0_11"), ("10.8.1.124", "Passive", "Node_10_8_1_124")]
+
+    def want(peer):
+        return ExpectedSession("rr", peer, 64512, "bird", protocol="Node_" + peer.replace(".", "_"),
+                               peer_type="node specific")
+    assert compare([want("10.8.0.11")], {"rr": observed[:1]}) == []
+    assert compare([want("10.8.0.11"), want("10.8.1.124")], {"rr": observed}) == [
+        "rr: Node_10_8_1_124 (node specific) to 10.8.1.124 is Passive"]
+
+
 def test_in_parallel_runs_every_item_and_raises_the_first_error_after_all_ran():
     import pytest
 

@@ -99,6 +99,12 @@ def observe_bird_sessions(access: LabAccess, target: str) -> list[ObservedSessio
     return parse_bird_protocols_all(access.birdc(target, "show protocols all"))
 
 
+def observe_bird_session_states(access: LabAccess, target: str) -> list[ObservedSession]:
+    """Name and state of each BGP protocol (`show protocols`: no neighbour address or AS, so
+    peers come from Calico's protocol names); cheap enough to poll a big reflector."""
+    return parse_bird_protocols_all(access.birdc(target, "show protocols"))
+
+
 def observe_frr_sessions(access: LabAccess, target: str) -> list[ObservedSession]:
     return parse_frr_summary_json(access.vtysh(target, "show bgp summary json"))
 

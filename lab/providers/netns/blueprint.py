@@ -40,7 +40,7 @@ from ...fabric import PlanIndex
 from ...render.frr import render_frr
 from ...render.names import bridge_port as port_name
 from ...render.rr_host import render_rr_hosts
-from . import timens  # offset_ns only: pure
+from . import cpushare, timens  # pure parts only (offset_ns, nice_values)
 from .neighbours import Neighbour, config_peers, lab_mac, plan_neighbours
 
 ROUTER, BRIDGE, NODE, POD, HOST = "router", "bridge", "node", "pod", "host"
@@ -110,6 +110,7 @@ class FrrDaemon:
     ns: str
     zebra_conf: str
     bgpd_conf: str
+    nice: int = 0  # CPU share by sessions (cpushare.py)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class BirdDaemon:
     config: str
     k8s_name: str | None  # Calico node name; None for an external RR host
     clock_offset_ns: int = 0  # its own clock phase (timens.py)
+    nice: int = 0  # CPU share by sessions (cpushare.py)
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,7 @@ def build_blueprint(topo: m.Topology, lab: str | None = None, rs: ResourceSet | 
         bird.append(BirdDaemon(host.name, hns, host_configs[f"bird/{host.name}.conf"], None,
                                timens.offset_ns(len(bird))))
 
+    frr, bird = cpushare.assign(frr, bird)
     for rack in topo.racks:
         bridges.append(Bridge(bridge_ns[rack.name], rack.bridge, tuple(rack_ports[rack.name])))
     neighbours, dynamic = _session_neighbours(veths, addresses, routes, frr, bird)

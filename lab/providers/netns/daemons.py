@@ -108,8 +108,8 @@ class FrrRouter:
 
     DAEMONS = ("zebra", "bgpd")
 
-    def __init__(self, name: str, netns: str, workdir: str | Path, zebra_conf: str, bgpd_conf: str):
-        self.name, self.netns, self.workdir = name, netns, Path(workdir)
+    def __init__(self, name: str, netns: str, workdir: str | Path, zebra_conf: str, bgpd_conf: str, nice: int = 0):
+        self.name, self.netns, self.workdir, self.nice = name, netns, Path(workdir), nice
         self.confs = {"zebra": zebra_conf, "bgpd": bgpd_conf}
         self.procs: dict[str, procs.Proc] = {}
 
@@ -197,7 +197,7 @@ class FrrRouter:
     def _start(self, daemon: str, state: "LabState | ProcessBatch") -> None:
         argv = self.argv(daemon)
         proc = procs.start(state, self.netns, argv, log_path=self.log_path(daemon), role=f"{daemon}:{self.name}",
-                           extra={"tmpdir": f"{FRR_TMP}/{daemon}.{{pid}}"})
+                           extra={"tmpdir": f"{FRR_TMP}/{daemon}.{{pid}}"}, nice=self.nice)
         self.procs[daemon] = proc
 
     def wait_ready(self, deadline: float | None = None) -> None:
@@ -297,9 +297,10 @@ def _bird_user() -> bool:
 class BirdNode:
     """BIRD 1.x of one Calico node or route-reflector host."""
 
-    def __init__(self, name: str, netns: str, workdir: str | Path, config: str, clock_offset_ns: int | None = None):
+    def __init__(self, name: str, netns: str, workdir: str | Path, config: str, clock_offset_ns: int | None = None,
+                 nice: int = 0):
         self.name, self.netns, self.workdir, self.config = name, netns, Path(workdir), config
-        self.clock_offset_ns = clock_offset_ns
+        self.clock_offset_ns, self.nice = clock_offset_ns, nice
         self.proc: procs.Proc | None = None
 
     @property
@@ -347,7 +348,7 @@ class BirdNode:
             shutil.chown(self.workdir, BIRD_USER, BIRD_USER)
             self.workdir.chmod(0o755)
         self.proc = procs.start(state, self.netns, self.argv(), log_path=self.log_path, role=f"bird:{self.name}",
-                                clock_offset_ns=self.clock_offset_ns)
+                                clock_offset_ns=self.clock_offset_ns, nice=self.nice)
 
     def wait_ready(self, deadline: float | None = None) -> None:
         """Until `birdc show status` answers through the control socket."""

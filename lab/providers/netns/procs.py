@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 from ...exec import pid_alive, proc_starttime, stop_pid
 from ...preflight import binary
-from . import netlink, timens
+from . import cpushare, netlink, timens
 
 __all__ = ["Proc", "start", "pid_alive", "stop", "starttime", "netns_argv", "pids_in_netns", "terminate_all"]
 
@@ -100,7 +100,8 @@ def netns_argv(netns: str, argv: Sequence[str]) -> list[str]:
 
 def start(state, netns: str, argv: Sequence[str], *, log_path: str | Path, role: str,
           env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
-          extra: Mapping[str, str] | None = None, clock_offset_ns: int | None = None) -> Proc:
+          extra: Mapping[str, str] | None = None, clock_offset_ns: int | None = None,
+          nice: int = 0) -> Proc:
     """Start `argv` (no shell) inside `netns`, in its own session, stdin from /dev/null and
     stdout+stderr appended to `log_path`; record it in `state` (durably) before returning.
 
@@ -110,7 +111,7 @@ def start(state, netns: str, argv: Sequence[str], *, log_path: str | Path, role:
     {"tmpdir": "/var/tmp/frr/zebra.{pid}"}: a directory the process creates that teardown
     removes once the process is gone). `clock_offset_ns`: run it in a time namespace of its
     own, CLOCK_MONOTONIC shifted by that many ns (timens.py: why BIRD needs it); recorded, so
-    a restart keeps the same clock.
+    a restart keeps the same clock. `nice`: its CPU share (cpushare.py), set at once.
     """
     if not argv or isinstance(argv, (str, bytes)):
         raise TypeError("argv must be a non-empty list of arguments, not a shell string")
@@ -125,10 +126,14 @@ def start(state, netns: str, argv: Sequence[str], *, log_path: str | Path, role:
         own_clock = clock_offset_ns is not None and timens.supported()
         popen = timens.run_with_clock_offset(clock_offset_ns, fork) if clock_offset_ns is not None and own_clock \
             else fork()
+    if nice:
+        cpushare.renice(popen.pid, nice)
     # Not reaped yet, so /proc/PID/stat exists even if it already died.
     extra = {key: str(value).format(pid=popen.pid) for key, value in (extra or {}).items()}
     if own_clock:
         extra["clock_offset_ns"] = str(clock_offset_ns)
+    if nice:
+        extra["nice"] = str(nice)
     proc = Proc(popen.pid, proc_starttime(popen.pid), netns, tuple(map(str, argv)), role, log_path, extra)
     state.record_process(proc.pid, proc.starttime, netns, proc.argv, role, log=str(log_path), **proc.extra)
     # The Popen object is dropped: subprocess reaps the child on a later Popen once it ended,

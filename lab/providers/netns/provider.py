@@ -116,11 +116,12 @@ class NetnsProvider(LabActivity, Provider):
     # -- daemons -------------------------------------------------------------------------
 
     def _frr(self, daemon) -> FrrRouter:
-        return FrrRouter(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.zebra_conf, daemon.bgpd_conf)
+        return FrrRouter(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.zebra_conf, daemon.bgpd_conf,
+                         nice=daemon.nice)
 
     def _bird(self, daemon) -> BirdNode:
         return BirdNode(daemon.target, daemon.ns, self.run_dir / daemon.target, daemon.config,
-                        clock_offset_ns=daemon.clock_offset_ns)
+                        clock_offset_ns=daemon.clock_offset_ns, nice=daemon.nice)
 
     # -- up ------------------------------------------------------------------------------
 

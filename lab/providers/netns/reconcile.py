@@ -20,7 +20,7 @@ from typing import TextIO
 
 from ...calico.peering import Session
 from ...errors import DaemonError
-from . import netlink
+from . import cpushare, netlink
 from .blueprint import Blueprint, Pod
 from .frr_delta import bgpd_delta
 from .state import LabState
@@ -216,6 +216,8 @@ def apply_reconcile(plan: ReconcilePlan, bp: Blueprint, state: LabState, bird_of
             bird_of(target).reload(config)
         except DaemonError as exc:
             problems.append(str(exc))
+    if plan.reload or plan.frr_configs:
+        cpushare.apply(state, bp)  # the busiest speakers may be others now (cpushare.py)
     for line in describe(plan):
         out.write(line + "\n")
     if problems:
