@@ -23,6 +23,16 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _seconds(flag: str, value) -> float | None:
+    """A number of seconds from the command line, or one clear error."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise LabError(f"{flag} {value!r}: a number of seconds") from None
+
+
 def _user_errors(func):
     """Expected failures print one line and exit non-zero; bugs keep their traceback.
 
@@ -78,15 +88,17 @@ NAME_HELP = "lab name (default: the topology's name); lets two labs of one topol
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
-            "dry_run": "clab only: print every command and write every file, change nothing"})
+            "dry_run": "clab only: print every command and write every file, change nothing",
+            "wait": "netns: seconds to wait for every planned session and pod route (default 120; "
+                    "labs of many hundred nodes need more, see README Scale)"})
 @_user_errors
-def up(c, topology=None, provider="netns", name=None, dry_run=False):
+def up(c, topology=None, provider="netns", name=None, dry_run=False, wait=None):
     """Build the lab and wait until every planned BGP session and pod route is there."""
     from lab.commands import lab as cmd
 
     if dry_run and provider != "clab":
         raise LabError("--dry-run is for the clab provider (the netns provider checks everything before it creates anything)")
-    return cmd.up(topology, provider, name, dry_run=dry_run)
+    return cmd.up(topology, provider, name, dry_run=dry_run, wait=_seconds("--wait", wait))
 
 
 @task(help={"topology": TOPOLOGY_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,

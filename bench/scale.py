@@ -71,13 +71,14 @@ def leftovers(lab: NetnsProvider, prefix: str) -> list[str]:
     return left
 
 
-def one(family: str, nodes: int, name: str, test: bool, full: bool) -> dict:
+def one(family: str, nodes: int, name: str, test: bool, full: bool, wait: float = 900.0) -> dict:
     text = family_text(family, nodes, name=name)
     with tempfile.TemporaryDirectory(prefix="fabriclab-scale-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(text)
         topo = load_topology(path)
         lab = NetnsProvider(topo, name, out_dir=Path(tmp) / "out")
+        lab.converge_deadline = wait  # as `lab.up --wait`: measure convergence, however long
         row: dict = {"family": family, "nodes": nodes, "sessions_planned": None}
         row["host_neigh_before"] = read_host_limits().neigh_entries
         out = _Tee()
@@ -157,10 +158,11 @@ def main() -> int:
     parser.add_argument("--name", default="scale-bench", help="lab name (unique on this host)")
     parser.add_argument("--test", action="store_true", help="also run lab.test's checks on each lab")
     parser.add_argument("--full", action="store_true", help="with --test: connectivity over every pair")
+    parser.add_argument("--wait", type=float, default=900.0, help="seconds up may wait for convergence")
     args = parser.parse_args()
     for family in args.family.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
-            row = one(family, size, args.name, args.test, args.full)
+            row = one(family, size, args.name, args.test, args.full, args.wait)
             print(fmt(row), flush=True)
     return 0
 

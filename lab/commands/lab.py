@@ -89,10 +89,16 @@ def open_provider(provider: str, topology: str | None, name: str | None, *, for_
     return ClabProvider(load_topology(topology), name, dry_run=dry_run, out=out)
 
 
-def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False) -> int:
+def up(topology: str | None, provider: str, name: str | None, out: TextIO = sys.stdout, dry_run: bool = False,
+       wait: float | None = None) -> int:
     if name is not None:
         check_lab_name(name)
+    if wait is not None and (provider != "netns" or not 1 <= wait <= 86400):
+        raise LabError(f"--wait {wait:g}: seconds from 1 to 86400, for the netns provider"
+                       if provider == "netns" else "--wait is for the netns provider (clab waits for kind itself)")
     lab = open_provider(provider, topology, name, for_up=True, dry_run=dry_run, out=out)
+    if wait is not None:
+        lab.converge_deadline = float(wait)  # type: ignore[attr-defined]
     from ..headroom import overflow_hint, read_host_limits
 
     with changing(lab, "lab.up", out):

@@ -58,6 +58,7 @@ class NetnsProvider(LabActivity, Provider):
         self._blueprint: Blueprint | None = None
         self._bp_revision = -1
         self._seed: tuple[list[dict], IpamState] | None = None
+        self.converge_deadline = CONVERGE_DEADLINE  # `lab.up --wait`
 
     # -- lab identity --------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class NetnsProvider(LabActivity, Provider):
             # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
             Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
             Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
-            Step("wait for every planned BGP session and pod route", lambda: self._converge(bp)),
+            Step("wait for every planned BGP session and pod route", lambda: self._converge(bp, self.converge_deadline)),
         ]
         try:
             run_steps(steps, out)
@@ -248,13 +249,16 @@ class NetnsProvider(LabActivity, Provider):
         from ...checks import routes, sessions
         from ...checks.base import Context
 
-        ctx = Context(self, deadline=deadline, interval=0.05)
-        startup.wait_each_speaker(self, ctx, time.monotonic() + deadline)
+        # One deadline for the whole wait: the per-speaker wait, then each full check gets what
+        # is left (at least 10 s, so a lab that just converged is still confirmed).
+        end = time.monotonic() + deadline
+        startup.wait_each_speaker(self, Context(self, deadline=deadline, interval=0.05), end)
         for name, check in (("sessions_established", sessions.run), ("routes_present", routes.run)):
-            result = check(ctx)
+            result = check(Context(self, deadline=max(10.0, end - time.monotonic()), interval=0.05))
             if not result.ok:
                 detail = "\n  ".join(result.details[:20])
-                raise DaemonError(f"not converged after {deadline:.0f}s: {result.observed}\n  {detail}")
+                raise DaemonError(f"not converged after {deadline:.0f}s (`lab.up --wait SECONDS` waits longer): "
+                                  f"{result.observed}\n  {detail}")
             self.timings[name] = time.monotonic() - self._started
 
     # -- down ----------------------------------------------------------------------------
