@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -96,3 +99,19 @@ def test_daemons_run_at_their_share_and_a_new_reflector_gets_the_cpu(tmp_path):
         assert _nice_of(record["pid"]) == 5 and record["pid"] != records["bird:worker2"]["pid"]
     finally:
         lab.down(quiet())
+
+
+@requires_netns
+def test_renice_reaches_every_thread_of_a_process():
+    code = "import threading, time; [threading.Thread(target=time.sleep, args=(30,), daemon=True).start() for _ in range(3)]; time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 10
+        while len(os.listdir(f"/proc/{proc.pid}/task")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cpushare.renice(proc.pid, 7)
+        assert {os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir(f"/proc/{proc.pid}/task")} == {7}
+    finally:
+        proc.kill()
+        proc.wait()
+    assert cpushare.renice(proc.pid, 7) is False  # gone

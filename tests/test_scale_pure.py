@@ -259,3 +259,9 @@ def test_passive_reflectors_must_be_a_boolean(tmp_path):
 
     with pytest.raises(LabError, match="lab_passive_reflectors"):
         _rr_topology(tmp_path, "'yes please'")
+
+
+def test_big_labs_start_the_fabric_before_the_nodes():
+    assert startup.daemon_order("bird", "frr", 4) == ["bird", "frr"]
+    assert startup.daemon_order("bird", "frr", startup.BIRD_FIRST_UP_TO) == ["bird", "frr"]
+    assert startup.daemon_order("bird", "frr", startup.BIRD_FIRST_UP_TO + 1) == ["frr", "bird"]

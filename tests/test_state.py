@@ -172,3 +172,46 @@ def test_a_crash_log_our_own_sigterm_caused_is_removed(tmp_path):
     state_mod._remove_tmpdir(ours, started, we_stopped_it=True)
     state_mod._remove_tmpdir(theirs, started, we_stopped_it=False)
     assert not ours.exists() and theirs.exists()
+
+
+def _stubborn_process(tmp_path, monkeypatch, dies_on_second_look: bool):
+    """A recorded process that outlives SIGTERM and SIGKILL in the first pass (as a daemon
+    killed while it waits in the kernel does), in a run directory that holds the state."""
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    run_dir = tmp_path / "run" / "lab"
+    run_dir.mkdir(parents=True)
+    state = LabState(run_dir / "state.json")
+    state.record_dir(run_dir)
+    state.record_process(sleeper.pid, proc_starttime(sleeper.pid), "flprim-x", ["sleep", "30"], "bird:w1")
+    looks = []
+
+    def alive(pid, started):
+        looks.append(pid)
+        if pid != sleeper.pid:
+            return False
+        return len(looks) < 2 or not dies_on_second_look
+
+    monkeypatch.setattr(state_mod.procs, "stop", lambda *a, **k: False)
+    monkeypatch.setattr(state_mod.procs, "pid_alive", alive)
+    return sleeper, state, run_dir
+
+
+def test_a_process_that_will_not_stop_keeps_the_state_and_its_directory(tmp_path, monkeypatch):
+    sleeper, state, run_dir = _stubborn_process(tmp_path, monkeypatch, dies_on_second_look=False)
+    try:
+        with pytest.raises(LabError, match=r"process \d+ \(bird:w1\) did not stop; state kept in"):
+            teardown(state)
+        assert (run_dir / "state.json").exists(), "the next teardown needs the state it says it kept"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_process_gone_by_the_end_of_teardown_is_no_problem(tmp_path, monkeypatch):
+    sleeper, state, run_dir = _stubborn_process(tmp_path, monkeypatch, dies_on_second_look=True)
+    try:
+        assert "1 paths removed" in teardown(state)
+        assert not run_dir.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

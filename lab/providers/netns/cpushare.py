@@ -67,15 +67,22 @@ def assign(frr: Sequence[F], bird: Sequence[B]) -> tuple[list[F], list[B]]:
 
 
 def renice(pid: int, nice: int) -> bool:
-    """Set `pid`'s nice value (only ever 0..19, so never above the host's normal priority);
-    False if the process is gone."""
+    """Set the nice value of `pid` and of each of its threads (Linux keeps one per thread;
+    FRR's daemons have several, and threads started later inherit it), only ever 0..19, so
+    never above the host's normal priority. False if the process is gone."""
     if not 0 <= nice <= MAX_NICE:
         raise ValueError(f"a lab daemon's nice value is 0..{MAX_NICE}, not {nice}")
     try:
-        if os.getpriority(os.PRIO_PROCESS, pid) != nice:
-            os.setpriority(os.PRIO_PROCESS, pid, nice)
-    except ProcessLookupError:
+        tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
         return False
+    for task in tasks or [pid]:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, task) != nice:
+                os.setpriority(os.PRIO_PROCESS, task, nice)
+        except ProcessLookupError:  # a thread that just ended
+            if task == pid:
+                return False
     return True
 
 

@@ -158,9 +158,7 @@ class NetnsProvider(LabActivity, Provider):
             Step(f"wire {len(bp.veths)} veth pairs and {len(bp.bridges)} bridges", lambda: self._links(bp)),
             Step(f"program {len(bp.neighbours)} permanent neighbour entries ({len(set(bp.dynamic_neighbours))} dynamic ones left for "
                  "sessions)", lambda: self._neighbours(bp)),
-            # BIRD first: its sessions wait out Calico's 2 s connect delay while FRR starts.
-            Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp)),
-            Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp)),
+            *self._daemon_steps(state, bp),
             Step("wait for every planned BGP session and pod route", lambda: self._converge(bp, self.converge_deadline)),
         ]
         try:
@@ -237,6 +235,11 @@ class NetnsProvider(LabActivity, Provider):
         # Before any daemon starts: its first packets to a peer find the peer's MAC already.
         for n in bp.neighbours:
             netlink.add_neighbour(n.ns, n.ifname, n.ip, n.mac)
+
+    def _daemon_steps(self, state: LabState, bp: Blueprint) -> list[Step]:
+        bird = Step(f"start BIRD on {len(bp.bird)} nodes/hosts", lambda: self._start_bird(state, bp))
+        frr = Step(f"start FRR on {len(bp.frr)} routers", lambda: self._start_frr(state, bp))
+        return startup.daemon_order(bird, frr, len(bp.bird))
 
     def _start_frr(self, state: LabState, bp: Blueprint) -> None:
         startup.start_frr(state, [self._frr(d) for d in bp.frr])

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from ...calico.peering import Session
 from ...errors import DaemonError
-from . import cpushare, netlink
+from . import cpushare, netlink, startup
 from .blueprint import Blueprint, Pod
 from .frr_delta import bgpd_delta
 from .state import LabState
@@ -211,11 +211,18 @@ def apply_reconcile(plan: ReconcilePlan, bp: Blueprint, state: LabState, bird_of
             frr.conf_path("bgpd").write_text(config)  # what it runs now, for the next reconcile
         except DaemonError as exc:
             problems.append(str(exc))
-    for target, config in plan.reload.items():
+    refused: dict[str, str] = {}
+
+    def reload(item: tuple[str, str]) -> None:
         try:
-            bird_of(target).reload(config)
+            bird_of(item[0]).reload(item[1])
         except DaemonError as exc:
-            problems.append(str(exc))
+            refused[item[0]] = str(exc)
+
+    # A few at a time: each is a `bird -p` dry run (a process) and a `configure` (1,000 nodes in
+    # turn took minutes); every node is tried, the failures are collected in node order.
+    startup.in_parallel(sorted(plan.reload.items()), reload)
+    problems += [refused[target] for target in sorted(refused)]
     if plan.reload or plan.frr_configs:
         cpushare.apply(state, bp)  # the busiest speakers may be others now (cpushare.py)
     for line in describe(plan):

@@ -36,6 +36,16 @@ def in_parallel(items: Sequence[T], action: Callable[[T], None], workers: int = 
         raise errors[0]
 
 
+BIRD_FIRST_UP_TO = 100  # BIRD speakers
+
+
+def daemon_order(bird: T, frr: T, speakers: int) -> list[T]:
+    """Which daemons `up` starts first. Small labs: BIRD, whose sessions wait out Calico's 2 s
+    connect delay while FRR starts. Big ones: the fabric first, as in a data centre: a thousand
+    starting BIRDs (kernel and device scans every 2 s) starved zebra's start-up past its deadline."""
+    return [bird, frr] if speakers <= BIRD_FIRST_UP_TO else [frr, bird]
+
+
 def start_bird(state: LabState, nodes: Sequence, ready_seconds: float = 10.0) -> None:
     """Start every BIRD (records in one batch), then one readiness probe per node."""
     with ProcessBatch(state) as batch:

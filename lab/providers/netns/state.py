@@ -285,6 +285,7 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
     # Every daemon is asked to stop at once (they shut down side by side), then each is waited
     # for (and killed after `deadline`) in reverse creation order.
     gone = procs.terminate_all([o for o in objects if o["kind"] == "process"])
+    stuck: list[dict] = []
     for obj in objects:
         if obj["kind"] != "process":
             continue
@@ -293,7 +294,7 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
         procs.reap(obj["pid"])  # one that exited on the first SIGTERM and is our child
         signalled = obj["pid"] in gone
         if procs.pid_alive(obj["pid"], obj.get("starttime")):
-            problems.append(f"process {obj['pid']} ({obj.get('role')}) did not stop")
+            stuck.append(obj)  # e.g. killed while waiting in the kernel: asked again below
         elif obj.get("tmpdir"):
             _remove_tmpdir(obj["tmpdir"], obj.get("starttime"), signalled)
 
@@ -319,6 +320,10 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
         except OSError as exc:
             problems.append(f"namespace {name}: {exc}")
 
+    # A SIGKILLed daemon stuck in the kernel (a route install waiting for RTNL on a loaded host)
+    # may only be gone now; one that is still there keeps the state, and its directory.
+    problems += [f"process {o['pid']} ({o.get('role')}) did not stop" for o in stuck
+                 if procs.pid_alive(o["pid"], o.get("starttime"))]
     for obj in objects:
         if obj["kind"] not in ("dir", "file"):
             continue
@@ -326,6 +331,8 @@ def teardown(state: LabState | str | Path, deadline: float = 5.0) -> str:
         if not _safe_to_remove(path):
             problems.append(f"refused to remove {path} (not a lab path)")
             continue
+        if problems and (path == state.path or path in state.path.parents):
+            continue  # "state kept" must stay true: the next teardown needs it
         if obj["kind"] == "dir" and path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
             paths_removed += 1
