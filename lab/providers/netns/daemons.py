@@ -392,7 +392,7 @@ class BirdNode:
             candidate.replace(self.conf_path)
             self.config = config
         try:  # over the socket (lab/birdctl.py): a birdc process per node made a 1,000-node reload slow
-            out = birdctl.command(self.socket, "configure", timeout=30)
+            out = birdctl.command(self.socket, "configure", timeout=120)  # blocked in the kernel at 1,000 nodes: 30 s was too short
         except birdctl.BirdCtlError as exc:
             raise DaemonError(f"BIRD of {self.name} did not answer `configure`: {exc}") from None
         if "Reconfigured" not in out and "Reconfiguration in progress" not in out:
