@@ -123,9 +123,9 @@ def start(state, netns: str, argv: Sequence[str], *, log_path: str | Path, role:
             return subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, close_fds=True, cwd=cwd,
                                     env={**os.environ, **env} if env else None)
+        # Without time namespaces in the kernel it starts on the host's clock (and says none).
+        popen = fork() if clock_offset_ns is None else timens.run_with_clock_offset(clock_offset_ns, fork)
         own_clock = clock_offset_ns is not None and timens.supported()
-        popen = timens.run_with_clock_offset(clock_offset_ns, fork) if clock_offset_ns is not None and own_clock \
-            else fork()
     if nice:
         cpushare.renice(popen.pid, nice)
     # Not reaped yet, so /proc/PID/stat exists even if it already died.
